@@ -1,0 +1,136 @@
+package extract
+
+import (
+	"time"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// Config is everything extraction needs: the sources and their rules. It has
+// no HCL tags; internal/config decodes the rules file and fills it in.
+type Config struct {
+	Sources []Source
+}
+
+// Source is one source block. Every line of the source is offered to every
+// one of its rules.
+type Source struct {
+	Name string
+	// Tags are added to every point of the source: the agent's tags with the
+	// source's own on top. A rule's tag of the same key wins when it has a
+	// value on the line.
+	Tags  []pipeline.Tag
+	Rules []Rule
+}
+
+// Mode is how a rule pulls named values out of a line.
+type Mode int
+
+// The extraction modes: exactly one per rule.
+const (
+	Regex  Mode = iota // RE2 with named groups
+	JSON               // one JSON object per line; names are dotted paths
+	Logfmt             // key=value pairs with optional quoted values
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Regex:
+		return "regex"
+	case JSON:
+		return "json"
+	case Logfmt:
+		return "logfmt"
+	}
+	return "unknown"
+}
+
+// Rule turns the lines it takes into points of one measurement.
+type Rule struct {
+	Name string
+	// Measurement defaults to Name.
+	Measurement string
+	Mode        Mode
+	// Pattern is the regular expression of a Regex rule.
+	Pattern string
+	// Require lists conditions that must all hold before the rule takes a line.
+	Require []Require
+	// Time is nil when points are stamped with the moment their line was read.
+	Time   *Time
+	Tags   []TagSpec
+	Fields []FieldSpec
+	// Aggregate is parsed and validated, but not applied yet: a rule with it
+	// counts the lines it takes and emits no points.
+	Aggregate *Aggregate
+}
+
+// Op is how a Require compares a value.
+type Op int
+
+// The comparisons a Require can make.
+const (
+	Equals Op = iota
+	NotEquals
+	Matches
+	NotMatches
+)
+
+// Require is a condition on one named value. A missing value equals nothing
+// and matches nothing, so it fails Equals and Matches and passes NotEquals
+// and NotMatches.
+type Require struct {
+	Name  string
+	Op    Op
+	Value string // a string for Equals/NotEquals, an RE2 pattern for Matches/NotMatches
+}
+
+// Time says where a point's timestamp comes from.
+type Time struct {
+	From string
+	// Layout is a Go reference layout, a strftime layout (starting with "%"),
+	// or one of rfc3339, rfc3339nano, unix, unix_ms, unix_us, unix_ns, syslog.
+	Layout string
+	// Location is the zone for layouts without one; empty means UTC.
+	Location string
+}
+
+// TagSpec sets tag Key from the named value From.
+type TagSpec struct {
+	Key, From string
+}
+
+// Type is the type a field value is converted to.
+type Type int
+
+// Field types. Duration values ("250ms", "1.5s") become float seconds.
+const (
+	TypeFloat Type = iota
+	TypeInt
+	TypeUint
+	TypeBool
+	TypeString
+	TypeDuration
+)
+
+// Types maps the names used in rules files to field types.
+var Types = map[string]Type{
+	"float": TypeFloat, "int": TypeInt, "uint": TypeUint,
+	"bool": TypeBool, "string": TypeString, "duration": TypeDuration,
+}
+
+// FieldSpec sets field Key from the named value From, converted to Type. A
+// non-zero Scale multiplies float and duration values.
+type FieldSpec struct {
+	Key, From string
+	Type      Type
+	Scale     float64
+}
+
+// Aggregate is a rule's aggregate block.
+type Aggregate struct {
+	Window    time.Duration
+	Stats     []string
+	Lateness  time.Duration
+	Buckets   []float64
+	MaxSeries int
+}

@@ -1,0 +1,111 @@
+// Package pipeline holds the plain data that flows between the stages:
+//
+//	file --tailer--> Line --extract--> Record --sink--> batch --2xx--> Ack
+//
+// It depends on the standard library only, so tailer, extract and sink can
+// share these types without importing each other.
+package pipeline
+
+import (
+	"math"
+	"time"
+)
+
+// Origin says where a line came from: the file and the byte offset just past
+// the line's newline. A Record carries the Origin of its line so that, once the
+// sink has delivered everything up to it, the file's position can move there.
+type Origin struct {
+	Path   string
+	Offset int64
+}
+
+// Line is one complete line of a followed file, without its line ending
+// ("\n" or "\r\n").
+type Line struct {
+	Origin
+	// Source is the name of the source block whose globs matched the file.
+	Source string
+	Text   string
+	// ReadAt is when the line was read. Rules without a time block stamp
+	// their points with it; nothing else in extraction reads the clock.
+	ReadAt time.Time
+	// ModTime is the file's modification time when the line was read. The
+	// syslog layout, which has no year, picks the year from it.
+	ModTime time.Time
+}
+
+// Tag is one tag of a point. Values are never empty.
+type Tag struct {
+	Key, Value string
+}
+
+// Kind says which member of a Value is set.
+type Kind uint8
+
+// The kinds of field values InfluxDB stores.
+const (
+	Float Kind = iota
+	Int
+	Uint
+	Bool
+	String
+)
+
+// Value is a field value. It is a small tagged union rather than an
+// interface so that building one never allocates.
+type Value struct {
+	Kind Kind
+	num  uint64
+	str  string
+}
+
+// FloatValue, IntValue, UintValue, BoolValue and StringValue make Values.
+func FloatValue(f float64) Value { return Value{Kind: Float, num: math.Float64bits(f)} }
+func IntValue(i int64) Value     { return Value{Kind: Int, num: uint64(i)} }
+func UintValue(u uint64) Value   { return Value{Kind: Uint, num: u} }
+func StringValue(s string) Value { return Value{Kind: String, str: s} }
+func BoolValue(b bool) Value {
+	v := Value{Kind: Bool}
+	if b {
+		v.num = 1
+	}
+	return v
+}
+
+// Float, Int, Uint, Bool and Str return the value; each is meaningful only
+// for its own Kind.
+func (v Value) Float() float64 { return math.Float64frombits(v.num) }
+func (v Value) Int() int64     { return int64(v.num) }
+func (v Value) Uint() uint64   { return v.num }
+func (v Value) Bool() bool     { return v.num != 0 }
+func (v Value) Str() string    { return v.str }
+
+// Field is one field of a point.
+type Field struct {
+	Key   string
+	Value Value
+}
+
+// Point is one InfluxDB point. Tags are sorted by key with unique keys, and
+// there is at least one field: extract guarantees both.
+type Point struct {
+	Measurement string
+	Tags        []Tag
+	Fields      []Field
+	// Time is in Unix nanoseconds.
+	Time int64
+}
+
+// Record is what extract makes of one line: the points of every rule that
+// took it, possibly none. A record without points is still sent downstream
+// as a checkpoint, so that a file whose lines match no rule still advances.
+type Record struct {
+	Origin
+	Points []Point
+}
+
+// Ack tells the tailer that everything up to and including Origin has been
+// delivered (or deliberately set aside) and its position may move there.
+type Ack struct {
+	Origin
+}

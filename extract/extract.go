@@ -1,0 +1,234 @@
+// Package extract turns lines into points with compiled rules.
+//
+// Extraction is a pure function of the lines (in file order) and the rules:
+// it reads no clock except for rules without a time block, whose points take
+// the moment their line was read. Reading the same lines again therefore
+// gives the same points, which makes replays after a crash harmless.
+package extract
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// Extractor applies compiled rules to lines. It is not safe for concurrent
+// use (it keeps per-file state to separate colliding points), but Stats may
+// be called from any goroutine.
+type Extractor struct {
+	sources  map[string]*source
+	order    []*source
+	log      *slog.Logger
+	sep      *separator
+	lc       lineCtx
+	vals     []value
+	maxNames int
+
+	unknownSource atomic.Uint64
+}
+
+type source struct {
+	name      string
+	rules     []*rule
+	lines     atomic.Uint64
+	unmatched atomic.Uint64
+
+	mu      sync.Mutex
+	samples []Sample
+}
+
+// ruleCounters count what happened to the lines a rule was offered.
+type ruleCounters struct {
+	taken, notTaken, filtered          atomic.Uint64
+	points, aggregated                 atomic.Uint64
+	timeErrors, conversionErrors       atomic.Uint64
+	missing, noFields, compositeValues atomic.Uint64
+}
+
+// SetLogger sets where samples of per-line problems are logged.
+func (e *Extractor) SetLogger(l *slog.Logger) { e.log = l }
+
+// maxSamples is how many lines no rule took are kept per source for
+// `logmetrics test` to show.
+const maxSamples = 5
+
+// Extract applies the rules of line's source to it and appends their points
+// to rec.Points (after resetting rec). A line no rule takes still yields rec,
+// without points: it is the checkpoint that lets the file's position advance.
+func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
+	rec.Origin = line.Origin
+	rec.Points = rec.Points[:0]
+	src := e.sources[line.Source]
+	if src == nil {
+		if e.unknownSource.Add(1) == 1 {
+			e.log.Error("bug: line from a source without rules", "source", line.Source, "file", line.Path)
+		}
+		return
+	}
+	src.lines.Add(1)
+	e.lc.reset(line.Text)
+	taken := false
+	for _, r := range src.rules {
+		if e.apply(r, line, rec) {
+			taken = true
+		}
+	}
+	if !taken {
+		if n, sample := count(&src.unmatched); sample {
+			e.log.Warn("no rule took the line", "source", src.name, "file", line.Path, "offset", line.Offset, "count", n)
+		}
+		src.sample(line)
+	}
+}
+
+// apply runs one rule on the current line and reports whether it took it.
+func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bool {
+	vals := e.vals[:len(r.names)]
+	if !r.matcher.fill(&e.lc, vals) {
+		r.stats.notTaken.Add(1)
+		return false
+	}
+	for i := range r.require {
+		if !r.require[i].holds(vals[r.require[i].at]) {
+			r.stats.filtered.Add(1)
+			return false
+		}
+	}
+	r.stats.taken.Add(1)
+
+	ts := line.ReadAt.UnixNano()
+	if r.time != nil {
+		v := vals[r.timeAt]
+		if !v.ok || v.composite {
+			e.problem(r, &r.stats.timeErrors, line, "time missing", r.names[r.timeAt], "")
+			return true
+		}
+		t, err := r.time.parse(v.s, line.ModTime)
+		if err != nil {
+			e.problem(r, &r.stats.timeErrors, line, "bad time", r.names[r.timeAt], err.Error())
+			return true
+		}
+		ts = t
+	}
+	if r.aggregate {
+		r.stats.aggregated.Add(1)
+		return true
+	}
+
+	p := nextPoint(rec)
+	p.Measurement = r.measurement
+	for _, tp := range r.tags {
+		val := tp.static
+		if tp.at >= 0 {
+			v := vals[tp.at]
+			switch {
+			case v.composite:
+				e.problem(r, &r.stats.compositeValues, line, "object or array as tag", r.names[tp.at], "")
+			case v.ok && v.s != "":
+				val = v.s
+			}
+		}
+		if val != "" {
+			p.Tags = append(p.Tags, pipeline.Tag{Key: tp.key, Value: val})
+		}
+	}
+	for _, fp := range r.fields {
+		v := vals[fp.at]
+		switch {
+		case v.composite:
+			e.problem(r, &r.stats.compositeValues, line, "object or array as field", r.names[fp.at], "")
+			continue
+		case !v.ok || (v.s == "" && fp.typ != TypeString):
+			r.stats.missing.Add(1)
+			continue
+		}
+		fv, err := convert(v.s, fp.typ, fp.scale)
+		if err != nil {
+			e.problem(r, &r.stats.conversionErrors, line, "bad value", r.names[fp.at], v.s)
+			continue
+		}
+		p.Fields = append(p.Fields, pipeline.Field{Key: fp.key, Value: fv})
+	}
+	if len(p.Fields) == 0 {
+		rec.Points = rec.Points[:len(rec.Points)-1]
+		e.problem(r, &r.stats.noFields, line, "point without fields dropped", "", "")
+		return true
+	}
+	p.Time = e.sep.stamp(line.Path, p, ts)
+	r.stats.points.Add(1)
+	return true
+}
+
+// nextPoint appends an empty point to rec, reusing the tag and field slices
+// a reused record already has.
+func nextPoint(rec *pipeline.Record) *pipeline.Point {
+	n := len(rec.Points)
+	if n < cap(rec.Points) {
+		rec.Points = rec.Points[:n+1]
+	} else {
+		rec.Points = append(rec.Points, pipeline.Point{})
+	}
+	p := &rec.Points[n]
+	p.Tags, p.Fields = p.Tags[:0], p.Fields[:0]
+	return p
+}
+
+// problem counts a per-line problem of rule r.
+func (e *Extractor) problem(r *rule, c *atomic.Uint64, line *pipeline.Line, what, name, detail string) {
+	if n, sample := count(c); sample {
+		e.log.Warn(what, "rule", r.name, "name", name, "detail", detail, "file", line.Path, "offset", line.Offset, "count", n)
+	}
+}
+
+// count adds one to c and says whether to log this event: at counts 1, 10,
+// 100, ... a sample with file and offset is logged, never a flood. The
+// counters are the record.
+func count(c *atomic.Uint64) (uint64, bool) {
+	n := c.Add(1)
+	m := n
+	for m%10 == 0 {
+		m /= 10
+	}
+	return n, m == 1
+}
+
+func (s *source) sample(line *pipeline.Line) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.samples) >= maxSamples {
+		return
+	}
+	text := line.Text
+	if len(text) > 200 {
+		text = text[:200] + "…"
+	}
+	s.samples = append(s.samples, Sample{Origin: line.Origin, Text: text})
+}
+
+// Run extracts every line from in and sends one record per line to out. It
+// closes out when in is closed or ctx is done.
+func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<- pipeline.Record) error {
+	defer close(out)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line, ok := <-in:
+			if !ok {
+				return nil
+			}
+			// Records cross to the sink, which keeps them, so each gets
+			// its own memory.
+			var rec pipeline.Record
+			e.Extract(&line, &rec)
+			select {
+			case out <- rec:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}

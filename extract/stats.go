@@ -1,0 +1,75 @@
+package extract
+
+import "github.com/logmetrics/logmetrics/internal/pipeline"
+
+// Stats is a snapshot of the extraction counters.
+type Stats struct {
+	Sources []SourceStats
+	Rules   []RuleStats
+	// UnknownSource counts lines from a source without rules: a wiring bug.
+	UnknownSource uint64
+}
+
+// SourceStats counts the lines of one source.
+type SourceStats struct {
+	Source string
+	Lines  uint64
+	// Unmatched counts lines that no rule of the source took.
+	Unmatched uint64
+	// Samples are the first few lines no rule took.
+	Samples []Sample
+}
+
+// Sample is a line kept to show the user.
+type Sample struct {
+	pipeline.Origin
+	Text string
+}
+
+// RuleStats counts what one rule did with the lines it was offered. Taken +
+// NotTaken + Filtered is the number of lines of its source.
+type RuleStats struct {
+	Source, Rule string
+	Taken        uint64 // lines the rule matched and whose requirements held
+	NotTaken     uint64 // lines the pattern did not match, or not JSON/logfmt with the rule's names
+	Filtered     uint64 // lines matched but refused by a require block
+	Points       uint64 // points emitted
+	Aggregated   uint64 // lines taken by an aggregate rule (which emits nothing yet)
+	// Per-line problems. A time error drops the line's point; a conversion
+	// error, a missing value or a JSON object/array leaves one field (or
+	// tag) out; a point left without fields is dropped and counted in
+	// NoFields.
+	TimeErrors       uint64
+	ConversionErrors uint64
+	Missing          uint64
+	CompositeValues  uint64
+	NoFields         uint64
+}
+
+// Stats returns a snapshot of the counters; it is safe to call at any time.
+func (e *Extractor) Stats() Stats {
+	st := Stats{UnknownSource: e.unknownSource.Load()}
+	for _, src := range e.order {
+		src.mu.Lock()
+		samples := append([]Sample(nil), src.samples...)
+		src.mu.Unlock()
+		st.Sources = append(st.Sources, SourceStats{
+			Source:    src.name,
+			Lines:     src.lines.Load(),
+			Unmatched: src.unmatched.Load(),
+			Samples:   samples,
+		})
+		for _, r := range src.rules {
+			c := &r.stats
+			st.Rules = append(st.Rules, RuleStats{
+				Source: src.name, Rule: r.name,
+				Taken: c.taken.Load(), NotTaken: c.notTaken.Load(), Filtered: c.filtered.Load(),
+				Points: c.points.Load(), Aggregated: c.aggregated.Load(),
+				TimeErrors: c.timeErrors.Load(), ConversionErrors: c.conversionErrors.Load(),
+				Missing: c.missing.Load(), CompositeValues: c.compositeValues.Load(),
+				NoFields: c.noFields.Load(),
+			})
+		}
+	}
+	return st
+}

@@ -1,0 +1,125 @@
+package extract
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTime(t *testing.T) {
+	mod := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	ns := func(s string) int64 {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm.UnixNano()
+	}
+	tests := []struct {
+		name, layout, location, in string
+		modTime                    time.Time
+		want                       int64
+		wantErr                    string
+	}{
+		{name: "go layout with zone", layout: "02/Jan/2006:15:04:05 -0700", in: "10/Oct/2025:13:55:36 +0200", want: ns("2025-10-10T11:55:36Z")},
+		{name: "strftime", layout: "%d/%b/%Y:%H:%M:%S %z", in: "10/Oct/2025:13:55:36 +0000", want: ns("2025-10-10T13:55:36Z")},
+		{name: "strftime fraction", layout: "%Y-%m-%dT%H:%M:%S.%f", in: "2025-10-10T13:55:36.123456", want: ns("2025-10-10T13:55:36.123456Z")},
+		{name: "strftime T and :z", layout: "%F %T%:z", in: "2025-10-10 13:55:36+01:00", want: ns("2025-10-10T12:55:36Z")},
+		{name: "rfc3339", layout: "rfc3339", in: "2025-10-10T13:55:36.123Z", want: ns("2025-10-10T13:55:36.123Z")},
+		{name: "rfc3339nano", layout: "rfc3339nano", in: "2025-10-10T13:55:36.123456789+02:00", want: ns("2025-10-10T11:55:36.123456789Z")},
+		{name: "location applies without zone", layout: "2006-01-02 15:04:05", location: "Europe/Berlin", in: "2025-10-10 13:55:36", want: ns("2025-10-10T11:55:36Z")},
+		{name: "default location is UTC", layout: "2006-01-02 15:04:05", in: "2025-10-10 13:55:36", want: ns("2025-10-10T13:55:36Z")},
+		{name: "unix", layout: "unix", in: "1760104536", want: 1760104536_000000000},
+		{name: "unix fraction", layout: "unix", in: "1760104536.123456789", want: 1760104536_123456789},
+		{name: "unix fraction below ns cut", layout: "unix", in: "1760104536.1234567891", want: 1760104536_123456789},
+		{name: "unix_ms", layout: "unix_ms", in: "1760104536123", want: 1760104536_123000000},
+		{name: "unix_ms fraction", layout: "unix_ms", in: "1760104536123.5", want: 1760104536_123500000},
+		{name: "unix_us", layout: "unix_us", in: "1760104536123456", want: 1760104536_123456000},
+		{name: "unix_ns", layout: "unix_ns", in: "1760104536123456789", want: 1760104536_123456789},
+		{name: "unix negative", layout: "unix", in: "-1.5", want: -1_500000000},
+		{name: "unix junk", layout: "unix", in: "17x", wantErr: "not a decimal number"},
+		{name: "unix empty", layout: "unix", in: "", wantErr: "empty"},
+		{name: "unix dot only", layout: "unix", in: ".", wantErr: "no digits"},
+		{name: "unix too large", layout: "unix", in: "99999999999999999999", wantErr: "outside"},
+		{name: "unix_ns too large", layout: "unix_ns", in: "9223372036854775808", wantErr: "outside"},
+		{name: "syslog same year", layout: "syslog", in: "Jan  1 00:10:00", modTime: mod, want: ns("2025-01-01T00:10:00Z")},
+		{name: "syslog previous year across New Year", layout: "syslog", in: "Dec 31 23:59:59", modTime: mod, want: ns("2024-12-31T23:59:59Z")},
+		{name: "syslog time after mtime goes back a year", layout: "syslog", in: "Jan  1 12:00:01", modTime: mod, want: ns("2024-01-01T12:00:01Z")},
+		{name: "syslog Feb 29 finds a leap year", layout: "syslog", in: "Feb 29 10:00:00", modTime: mod, want: ns("2024-02-29T10:00:00Z")},
+		{name: "syslog with location", layout: "syslog", location: "America/New_York", in: "Oct 10 08:00:00", modTime: mod, want: ns("2024-10-10T12:00:00Z")},
+		{name: "bad input", layout: "rfc3339", in: "yesterday", wantErr: "cannot parse"},
+		{name: "year out of range", layout: "2006-01-02", in: "3000-01-01", wantErr: "outside"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := compileTime(tc.layout, tc.location)
+			if err != nil {
+				t.Fatalf("compileTime: %v", err)
+			}
+			got, err := p.parse(tc.in, tc.modTime)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parse(%q) error = %v, want one containing %q", tc.in, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse(%q): %v", tc.in, err)
+			}
+			if got != tc.want {
+				t.Errorf("parse(%q) = %s, want %s", tc.in, time.Unix(0, got).UTC().Format(time.RFC3339Nano), time.Unix(0, tc.want).UTC().Format(time.RFC3339Nano))
+			}
+		})
+	}
+}
+
+func TestCompileTimeErrors(t *testing.T) {
+	tests := []struct {
+		name, layout, location, wantPart, wantErr string
+	}{
+		{name: "no elements", layout: "yyyy-MM-dd", wantPart: "time.layout", wantErr: "no elements of Go's reference time"},
+		{name: "unknown name", layout: "iso8601", wantPart: "time.layout", wantErr: "neither a day nor a time of day"},
+		{name: "strftime unknown directive", layout: "%Y %Q", wantPart: "time.layout", wantErr: "%Q is not supported"},
+		{name: "strftime lone percent", layout: "%Y %", wantPart: "time.layout", wantErr: "lone %"},
+		{name: "strftime literal digit", layout: "%Y-1", wantPart: "time.layout", wantErr: "literal digit"},
+		{name: "strftime literal word", layout: "%Y Mon", wantPart: "time.layout", wantErr: `literal text "Mon"`},
+		{name: "strftime fraction without dot", layout: "%S%f", wantPart: "time.layout", wantErr: "must follow"},
+		{name: "bad location", layout: "rfc3339", location: "Mars/Olympus", wantPart: "time.location", wantErr: "unknown location"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := compileTime(tc.layout, tc.location)
+			pe, ok := err.(*partError)
+			if !ok {
+				t.Fatalf("compileTime(%q, %q) = %v, want a *partError", tc.layout, tc.location, err)
+			}
+			if pe.part != tc.wantPart || !strings.Contains(pe.err.Error(), tc.wantErr) {
+				t.Errorf("got %s: %v; want %s containing %q", pe.part, pe.err, tc.wantPart, tc.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"10/Oct/2025:13:55:36 +0000", "1760104536.5", "Feb 29 10:00:00", "-0", "+.", "2025-10-10T13:55:36Z"} {
+		f.Add(s)
+	}
+	layouts := []string{"rfc3339nano", "unix", "unix_ms", "unix_ns", "syslog", "02/Jan/2006:15:04:05 -0700", "%Y-%m-%d %H:%M:%S.%f"}
+	var parsers []*timeParser
+	for _, l := range layouts {
+		p, err := compileTime(l, "")
+		if err != nil {
+			f.Fatal(err)
+		}
+		parsers = append(parsers, p)
+	}
+	mod := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range parsers {
+			ns, err := p.parse(s, mod)
+			if err == nil && p.kind == timeLayout && p.layout == time.Stamp && time.Unix(0, ns).After(mod) {
+				t.Errorf("syslog time %q put after the file's mtime: %v", s, time.Unix(0, ns).UTC())
+			}
+		}
+	})
+}

@@ -1,0 +1,100 @@
+package extract
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/go-logfmt/logfmt"
+	"github.com/google/go-cmp/cmp"
+	"github.com/valyala/fastjson"
+)
+
+func TestScanLogfmt(t *testing.T) {
+	tests := []struct {
+		name, line string
+		want       []pair
+	}{
+		{name: "empty", line: "", want: nil},
+		{name: "simple", line: "a=1 b=two", want: []pair{{"a", "1", true}, {"b", "two", true}}},
+		{name: "quoted with spaces", line: `msg="request done" level=info`, want: []pair{{"msg", "request done", true}, {"level", "info", true}}},
+		{name: "escaped quote and newline", line: `msg="say \"hi\"\nbye"`, want: []pair{{"msg", "say \"hi\"\nbye", true}}},
+		{name: "bare key and empty value", line: "flag a= b", want: []pair{{"flag", "", false}, {"a", "", false}, {"b", "", false}}},
+		{name: "empty quoted", line: `a="" b=1`, want: []pair{{"a", "", false}, {"b", "1", true}}},
+		{name: "tabs and repeated spaces", line: "a=1\t\tb=2   c=3", want: []pair{{"a", "1", true}, {"b", "2", true}, {"c", "3", true}}},
+		{name: "garbage token skipped", line: `a=1 b=x"y c=3`, want: []pair{{"a", "1", true}, {"c", "3", true}}},
+		{name: "equals in bare value skipped", line: `a=b=c d=4`, want: []pair{{"d", "4", true}}},
+		{name: "unterminated quote", line: `a=1 b="open`, want: []pair{{"a", "1", true}}},
+		{name: "leading equals", line: `=x a=1`, want: []pair{{"a", "1", true}}},
+		{name: "unicode escape", line: `u="\u00e9"`, want: []pair{{"u", "é", true}}},
+		{name: "invalid escape", line: `u="\q" v=1`, want: []pair{{"v", "1", true}}},
+		{name: "invalid utf-8 key skipped", line: "\xff=1 a=2", want: []pair{{"a", "2", true}}},
+		{name: "duplicate keys kept in order", line: "a=1 a=2", want: []pair{{"a", "1", true}, {"a", "2", true}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := scanLogfmt(tc.line, nil)
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(pair{})); diff != "" {
+				t.Errorf("scanLogfmt(%q) (-want +got):\n%s", tc.line, diff)
+			}
+		})
+	}
+}
+
+// FuzzLogfmt holds scanLogfmt to what github.com/go-logfmt/logfmt decodes,
+// on every line that decoder accepts.
+func FuzzLogfmt(f *testing.F) {
+	for _, s := range []string{`a=1 b="x y" c`, `msg="a\"b" t=1.5s`, `x=`, `"a"=1`, `a=b=c`, `a="\u00e9\n"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if bytes.ContainsAny([]byte(line), "\n\r") {
+			return // lines never hold line breaks
+		}
+		var want []pair
+		dec := logfmt.NewDecoder(bytes.NewReader([]byte(line)))
+		for dec.ScanRecord() {
+			for dec.ScanKeyval() {
+				want = append(want, pair{key: string(dec.Key()), value: string(dec.Value()), hasValue: dec.Value() != nil})
+			}
+		}
+		if dec.Err() != nil {
+			return // malformed: we are lenient where the decoder gives up
+		}
+		got := scanLogfmt(line, nil)
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(pair{})); diff != "" {
+			t.Errorf("scanLogfmt(%q) (-go-logfmt +ours):\n%s", line, diff)
+		}
+	})
+}
+
+func TestJSONPath(t *testing.T) {
+	doc := fastjson.MustParse(`{"http":{"status":200,"route":"/a"},"id.orig_h":"10.0.0.1","id":{"resp_p":53},
+		"peers":[{"fails":1},{"fails":2}],"a":{"b.c":{"d":"deep"}},"n":null,"s":"x\"y"}`)
+	tests := []struct {
+		path string
+		want string // JSON of the value found, "" when none
+	}{
+		{"http.status", "200"},
+		{"http.route", `"/a"`},
+		{"id.orig_h", `"10.0.0.1"`},
+		{"id.resp_p", "53"},
+		{"peers.1.fails", "2"},
+		{"peers.2.fails", ""},
+		{"a.b.c.d", `"deep"`},
+		{"n", "null"},
+		{"s", `"x\"y"`},
+		{"missing", ""},
+		{"http.status.x", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			got := ""
+			if v := newJSONPath(tc.path).lookup(doc, 0); v != nil {
+				got = v.String()
+			}
+			if got != tc.want {
+				t.Errorf("lookup(%q) = %s, want %s", tc.path, got, tc.want)
+			}
+		})
+	}
+}

@@ -207,7 +207,7 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 		case fieldKeys[f.Key]:
 			fail(part, "field %q is set twice", f.Key)
 		case tagKeys[f.Key] || hasTag(sc.Tags, f.Key):
-			fail(part, "%q is both a tag and a field; InfluxDB would return them as %q and %q_1: rename one", f.Key, f.Key, f.Key)
+			fail(part, "%q is both a tag and a field; InfluxDB would return them as %s and %s_1: rename one", f.Key, f.Key, f.Key)
 		}
 		if f.Scale != 0 && f.Type != TypeFloat && f.Type != TypeDuration {
 			fail(part, "scale applies to float and duration fields only")

@@ -1,0 +1,54 @@
+# logmetrics: every target installs what it needs (Go modules and InfluxDB
+# 1.8.10 come from the Go module proxy), so a fresh clone needs only Go.
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+INFLUXDB  := github.com/influxdata/influxdb/cmd
+INFLUX_V  := v1.8.10
+
+.PHONY: all build test demo influxd bench fuzz lint clean
+
+all: build
+
+## build: the static logmetrics binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/logmetrics ./cmd/logmetrics
+
+## influxd: InfluxDB OSS 1.8.10 (server and CLI) in bin/, built once
+influxd: $(BIN)/influxd $(BIN)/influx
+$(BIN)/influxd:
+	GOBIN=$(BIN) $(GO) install $(INFLUXDB)/influxd@$(INFLUX_V)
+$(BIN)/influx:
+	GOBIN=$(BIN) $(GO) install $(INFLUXDB)/influx@$(INFLUX_V)
+
+## test: vet and every test, the integration tests against a real InfluxDB included
+test: influxd
+	$(GO) vet ./...
+	LOGMETRICS_INFLUXD=$(BIN)/influxd $(GO) test -race -count=1 ./...
+
+## demo: start a local InfluxDB, ship testdata/logs with rules.hcl.example, show the series
+demo: build influxd
+	./scripts/demo.sh
+
+## fuzz: run each fuzz target for FUZZTIME (the seeds also run in make test)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## bench: the Go benchmarks (compare runs with benchstat)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+
+## lint: formatting and vet
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN) bench.txt

@@ -1,0 +1,242 @@
+package extract
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// show renders points compactly for comparison: m,k=v f=value(kind) time.
+func show(pts []pipeline.Point) []string {
+	var out []string
+	for _, p := range pts {
+		var b strings.Builder
+		b.WriteString(p.Measurement)
+		for _, t := range p.Tags {
+			fmt.Fprintf(&b, ",%s=%s", t.Key, t.Value)
+		}
+		for i, f := range p.Fields {
+			sep := ","
+			if i == 0 {
+				sep = " "
+			}
+			v := f.Value
+			switch v.Kind {
+			case pipeline.Float:
+				fmt.Fprintf(&b, "%s%s=%v", sep, f.Key, v.Float())
+			case pipeline.Int:
+				fmt.Fprintf(&b, "%s%s=%di", sep, f.Key, v.Int())
+			case pipeline.Uint:
+				fmt.Fprintf(&b, "%s%s=%du", sep, f.Key, v.Uint())
+			case pipeline.Bool:
+				fmt.Fprintf(&b, "%s%s=%v", sep, f.Key, v.Bool())
+			case pipeline.String:
+				fmt.Fprintf(&b, "%s%s=%q", sep, f.Key, v.Str())
+			}
+		}
+		fmt.Fprintf(&b, " %d", p.Time)
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// run extracts lines (all from one file of source "s") and returns the
+// points rendered by show.
+func run(t *testing.T, src Source, lines ...string) ([]string, *Extractor) {
+	t.Helper()
+	src.Name = "s"
+	ex, err := Compile(Config{Sources: []Source{src}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	var got []string
+	var rec pipeline.Record
+	off := int64(0)
+	for _, l := range lines {
+		off += int64(len(l)) + 1
+		line := pipeline.Line{Origin: pipeline.Origin{Path: "f.log", Offset: off}, Source: "s", Text: l,
+			ReadAt: time.Unix(100, 0), ModTime: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+		ex.Extract(&line, &rec)
+		if rec.Origin != line.Origin {
+			t.Fatalf("record origin %+v, want %+v", rec.Origin, line.Origin)
+		}
+		got = append(got, show(rec.Points)...)
+	}
+	return got, ex
+}
+
+var unixTime = &Time{From: "t", Layout: "unix"}
+
+func TestExtract(t *testing.T) {
+	tests := []struct {
+		name  string
+		src   Source
+		lines []string
+		want  []string
+	}{
+		{
+			name: "regex with tags and typed fields",
+			src: Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\d+) (?P<m>\w+) (?P<n>\S+) (?P<f>\S+) (?P<b>\S+) (?P<s>.*)$`, Time: unixTime,
+				Tags: []TagSpec{{"method", "m"}},
+				Fields: []FieldSpec{{Key: "n", From: "n", Type: TypeInt}, {Key: "f", From: "f", Type: TypeFloat}, {Key: "b", From: "b", Type: TypeBool},
+					{Key: "s", From: "s", Type: TypeString}, {Key: "u", From: "n", Type: TypeUint}}}}},
+			lines: []string{`10 GET 42 1.5 true hello world`},
+			want:  []string{`r,method=GET b=true,f=1.5,n=42i,s="hello world",u=42u 10000000000`},
+		},
+		{
+			name: "measurement, duration and scale",
+			src: Source{Rules: []Rule{{Name: "r", Measurement: "http", Mode: Logfmt, Time: unixTime,
+				Fields: []FieldSpec{{Key: "took", From: "took", Type: TypeDuration}, {Key: "ms", From: "ms", Type: TypeFloat, Scale: 0.001}, {Key: "d2", From: "took", Type: TypeDuration, Scale: 1000}}}}},
+			lines: []string{`t=1 took=250ms ms=1500`, `t=2 took=1.5s`, `t=3 took=2m`},
+			want:  []string{`http d2=250,ms=1.5,took=0.25 1000000000`, `http d2=1500,took=1.5 2000000000`, `http d2=120000,took=120 3000000000`},
+		},
+		{
+			name: "tag precedence: rule over source over agent, static as fallback",
+			src: Source{Tags: []pipeline.Tag{{"host", "h1"}, {"zone", "static"}}, Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime,
+				Tags:   []TagSpec{{"zone", "z"}, {"a", "a"}},
+				Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}},
+			lines: []string{`t=1 v=1 z=eu a=x`, `t=2 v=2`, `t=3 v=3 z="" a=""`},
+			want:  []string{`r,a=x,host=h1,zone=eu v=1i 1000000000`, `r,host=h1,zone=static v=2i 2000000000`, `r,host=h1,zone=static v=3i 3000000000`},
+		},
+		{
+			name: "bad and missing values leave fields out; no field drops the point",
+			src: Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\d+) (?P<bytes>\S+)(?: (?P<rt>\S+))?$`, Time: unixTime,
+				Fields: []FieldSpec{{Key: "bytes", From: "bytes", Type: TypeInt}, {Key: "rt", From: "rt", Type: TypeFloat}}}}},
+			lines: []string{`1 - 0.5`, `2 512`, `3 - NaN`, `4 99999999999999999999 inf`},
+			want:  []string{`r rt=0.5 1000000000`, `r bytes=512i 2000000000`},
+		},
+		{
+			name: "json paths, numbers as text, wrong types",
+			src: Source{Rules: []Rule{{Name: "app", Mode: JSON, Time: &Time{From: "ts", Layout: "rfc3339"},
+				Tags:   []TagSpec{{"route", "http.route"}, {"status", "http.status"}},
+				Fields: []FieldSpec{{Key: "bytes", From: "bytes", Type: TypeInt}, {Key: "duration_seconds", From: "duration_ms", Type: TypeFloat, Scale: 0.001}}}}},
+			lines: []string{
+				`{"ts":"2025-10-10T13:55:36.5Z","http":{"route":"/a","status":200},"duration_ms":12.5,"bytes":512}`,
+				`{"ts":"2025-10-10T13:55:37Z","http":{"route":{"x":1},"status":"404"},"duration_ms":"3","bytes":"lots"}`,
+				`{"ts":"2025-10-10T13:55:38Z","bytes":1.5e3}`,
+				`not json`, `[1,2]`, ``, "\x00\xff\xfe{",
+			},
+			want: []string{
+				`app,route=/a,status=200 bytes=512i,duration_seconds=0.0125 1760104536500000000`,
+				`app,status=404 duration_seconds=0.003 1760104537000000000`,
+			},
+		},
+		{
+			name: "require blocks",
+			src: Source{Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime,
+				Require: []Require{{Name: "level", Op: Equals, Value: "error"}, {Name: "path", Op: Matches, Value: `^/api/`}, {Name: "bot", Op: NotEquals, Value: "yes"}, {Name: "path", Op: NotMatches, Value: `health`}},
+				Fields:  []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}},
+			lines: []string{`t=1 v=1 level=error path=/api/a`, `t=2 v=2 level=info path=/api/a`, `t=3 v=3 level=error path=/web`,
+				`t=4 v=4 level=error path=/api/a bot=yes`, `t=5 v=5 level=error path=/api/health`, `t=6 v=6 path=/api/a`},
+			want: []string{`r v=1i 1000000000`},
+		},
+		{
+			name: "one line feeds several rules",
+			src: Source{Rules: []Rule{
+				{Name: "a", Mode: Logfmt, Time: unixTime, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}},
+				{Name: "b", Mode: Regex, Pattern: `v=(?P<v>\d+)`, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeFloat}}},
+			}},
+			lines: []string{`t=7 v=3`},
+			want:  []string{`a v=3i 7000000000`, `b v=3 100000000000`},
+		},
+		{
+			name: "colliding points are separated per series",
+			src: Source{Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime, Tags: []TagSpec{{"s", "s"}},
+				Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}},
+			lines: []string{`t=1 s=a v=1`, `t=1 s=a v=2`, `t=1 s=b v=3`, `t=1 s=a v=4`, `t=1.000000001 s=a v=5`, `t=2 s=a v=6`, `t=1 s=a v=7`, `t=2 s=a v=8`},
+			want: []string{`r,s=a v=1i 1000000000`, `r,s=a v=2i 1000000001`, `r,s=b v=3i 1000000000`, `r,s=a v=4i 1000000002`,
+				`r,s=a v=5i 1000000003`, `r,s=a v=6i 2000000000`, `r,s=a v=7i 1000000000`, `r,s=a v=8i 2000000000`},
+		},
+		{
+			name: "aggregate rules emit nothing yet",
+			src: Source{Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}},
+				Aggregate: &Aggregate{Window: 10 * time.Second, Stats: []string{"count"}}}}},
+			lines: []string{`t=1 v=1`},
+			want:  nil,
+		},
+		{
+			name: "a very long line and invalid UTF-8 pass through",
+			src: Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\d+) (?P<s>.*)$`, Time: unixTime,
+				Fields: []FieldSpec{{Key: "n", From: "s", Type: TypeInt}, {Key: "len", From: "t", Type: TypeInt}}}}},
+			lines: []string{"1 " + strings.Repeat("x", 1<<20), "2 \xff\xfe"},
+			want:  []string{`r len=1i 1000000000`, `r len=2i 2000000000`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := run(t, tc.src, tc.lines...)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("points (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	src := Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\S+) (?P<lvl>\w+) (?P<v>\S+)$`, Time: unixTime,
+		Require: []Require{{Name: "lvl", Op: NotEquals, Value: "debug"}},
+		Fields:  []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}}
+	_, ex := run(t, src, "1 info 5", "2 info x", "x info 5", "3 debug 1", "garbage", "")
+	st := ex.Stats()
+	wantRule := RuleStats{Source: "s", Rule: "r", Taken: 3, NotTaken: 2, Filtered: 1, Points: 1, TimeErrors: 1, ConversionErrors: 1, NoFields: 1}
+	if diff := cmp.Diff([]RuleStats{wantRule}, st.Rules); diff != "" {
+		t.Errorf("rule stats (-want +got):\n%s", diff)
+	}
+	wantSrc := []SourceStats{{Source: "s", Lines: 6, Unmatched: 3, Samples: []Sample{
+		{Origin: pipeline.Origin{Path: "f.log", Offset: 37}, Text: "3 debug 1"},
+		{Origin: pipeline.Origin{Path: "f.log", Offset: 45}, Text: "garbage"},
+		{Origin: pipeline.Origin{Path: "f.log", Offset: 46}, Text: ""},
+	}}}
+	if diff := cmp.Diff(wantSrc, st.Sources); diff != "" {
+		t.Errorf("source stats (-want +got):\n%s", diff)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	field := []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}
+	tests := []struct {
+		name string
+		rule Rule
+		tags []pipeline.Tag
+		want []string // "part: text fragment"
+	}{
+		{name: "bad regex", rule: Rule{Name: "r", Mode: Regex, Pattern: `(`, Fields: field}, want: []string{`regex: rule "r": bad regular expression`}},
+		{name: "missing groups", rule: Rule{Name: "r", Mode: Regex, Pattern: `(?P<v>\d+)`, Time: &Time{From: "ts", Layout: "unix"},
+			Tags: []TagSpec{{"k", "nope"}}, Fields: field}, want: []string{`time.from: the regex of rule "r" has no group named "ts"`, `tags.k: the regex of rule "r" has no group named "nope"`}},
+		{name: "bad layout", rule: Rule{Name: "r", Mode: Logfmt, Time: &Time{From: "t", Layout: "bogus"}, Fields: field}, want: []string{"time.layout: "}},
+		{name: "reserved and clashing keys", rule: Rule{Name: "r", Mode: Logfmt, Tags: []TagSpec{{"time", "t"}, {"v", "v"}}, Fields: append(field, FieldSpec{Key: "host", From: "h"})},
+			tags: []pipeline.Tag{{"host", "x"}},
+			want: []string{`tags.time: "time" cannot be a tag key`, `fields.v: "v" is both a tag and a field`, `fields.host: "host" is both a tag and a field`}},
+		{name: "scale on int", rule: Rule{Name: "r", Mode: Logfmt, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt, Scale: 2}}}, want: []string{"fields.v: scale applies to float and duration fields only"}},
+		{name: "no fields", rule: Rule{Name: "r", Mode: Logfmt}, want: []string{`fields: rule "r" has no fields`}},
+		{name: "bad json path", rule: Rule{Name: "r", Mode: JSON, Fields: []FieldSpec{{Key: "v", From: "a..b"}}}, want: []string{`fields.v: "a..b" is not a JSON path`}},
+		{name: "bad require regex", rule: Rule{Name: "r", Mode: Logfmt, Require: []Require{{Name: "p", Op: Matches, Value: "["}}, Fields: field}, want: []string{"require.p: bad regular expression"}},
+		{name: "aggregate without time", rule: Rule{Name: "r", Mode: Logfmt, Fields: field, Aggregate: &Aggregate{Window: time.Second}}, want: []string{"aggregate: an aggregate block needs a time block"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile(Config{Sources: []Source{{Name: "s", Tags: tc.tags, Rules: []Rule{tc.rule}}}})
+			if err == nil {
+				t.Fatal("Compile succeeded, want errors")
+			}
+			var got []string
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				re := e.(*RuleError)
+				got = append(got, re.Part+": "+re.Err.Error())
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d errors %q, want %d like %q", len(got), got, len(tc.want), tc.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tc.want[i]) {
+					t.Errorf("error %d = %q, want prefix %q", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}

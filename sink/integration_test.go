@@ -1,0 +1,175 @@
+package sink
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logmetrics/logmetrics/internal/influxtest"
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// wantDump is what Dump must show for points written with AppendPoint:
+// the sanitized points, sorted.
+func wantDump(points ...pipeline.Point) []string {
+	var want []string
+	for _, p := range points {
+		if s, ok := sanitized(p); ok {
+			want = append(want, influxtest.DumpPoint(&s))
+		}
+	}
+	slices.Sort(want)
+	return want
+}
+
+// TestInfluxDBReadsBackEncoding writes every escaping case to a real
+// InfluxDB 1.8 in one batch and reads it back exactly: this is what shows
+// the escaping rules hold for the database, line boundaries included.
+func TestInfluxDBReadsBackEncoding(t *testing.T) {
+	srv := influxtest.Start(t)
+	srv.CreateDatabase(t, "db")
+	var batch []byte
+	var points []pipeline.Point
+	for _, tc := range encodeCases {
+		batch = AppendPoint(batch, &tc.p)
+		points = append(points, tc.p)
+	}
+	srv.Write(t, "db", string(batch))
+	if diff := cmp.Diff(wantDump(points...), srv.Dump(t, "db")); diff != "" {
+		t.Errorf("Dump (-want +got):\n%s", diff)
+	}
+
+	// Stock InfluxDB 1.8 is built without unsigned integers.
+	resp, err := http.Post(srv.URL()+"/write?db=db", "text/plain", strings.NewReader(uintCase.want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "invalid number") {
+		t.Errorf("writing an unsigned integer: %s %s, want 400 invalid number", resp.Status, body)
+	}
+}
+
+// TestSinkToInfluxDB sends records through Run to InfluxDB 1.8 over the v2
+// write API (bucket "db/autogen", no token) and reads back exact values:
+// integers stay integers, floats floats, nanosecond timestamps intact.
+func TestSinkToInfluxDB(t *testing.T) {
+	srv := influxtest.Start(t)
+	srv.CreateDatabase(t, "db")
+	cfg := Config{URL: srv.URL(), Bucket: "db/autogen", BatchSize: 2, FlushInterval: time.Hour}
+	dst, err := NewInfluxDB(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	s, err := New(cfg, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	access := pipeline.Point{
+		Measurement: "http_requests",
+		Tags:        []pipeline.Tag{{Key: "host", Value: "web 1"}, {Key: "path", Value: `/a,b=c\d`}},
+		Fields: []pipeline.Field{
+			floatF("took", 0.125), floatF("whole", 3), intF("bytes", math.MaxInt64), intF("delta", -7),
+			boolF("ok", true), boolF("cached", false), strF("agent", "curl/8 \"x\"\n\tnext line \\ done"),
+		},
+		Time: 1700000000123456789,
+	}
+	tricky := pipeline.Point{
+		Measurement: `app\ log`,
+		Tags:        []pipeline.Tag{{Key: "file", Value: `C:\logs\app.log`}, {Key: "level", Value: `warn\ x"y`}},
+		Fields:      []pipeline.Field{strF("msg", "bad \xff byte"), floatF("tiny", 5e-324)},
+		Time:        -1,
+	}
+	late := pipeline.Point{
+		Measurement: "http_requests",
+		Tags:        []pipeline.Tag{{Key: "host", Value: "web 1"}, {Key: "path", Value: `/a,b=c\d`}},
+		Fields:      []pipeline.Field{floatF("took", 1e-9), intF("bytes", 0)},
+		Time:        1700000000123456790,
+	}
+	recs := []pipeline.Record{
+		record("a.log", 100, access),
+		record("a.log", 150), // no match: checkpoint only
+		record("b.log", 40, tricky),
+		record("a.log", 220, late),
+	}
+	var points []pipeline.Point
+	for _, r := range recs {
+		points = append(points, r.Points...)
+	}
+	for _, tc := range encodeCases {
+		recs = append(recs, record("c.log", int64(len(recs)), tc.p))
+		points = append(points, tc.p)
+	}
+
+	acks, err := runAll(t, s, recs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantDump(points...), srv.Dump(t, "db")); diff != "" {
+		t.Errorf("Dump (-want +got):\n%s", diff)
+	}
+	// BatchSize 2: the first batch ends with b.log's point, the second
+	// with a.log's last point and the first case; then the cases.
+	wantFirst := []pipeline.Ack{ack("a.log", 150), ack("b.log", 40), ack("a.log", 220), ack("c.log", 4)}
+	if diff := cmp.Diff(wantFirst, acks[:4]); diff != "" {
+		t.Errorf("first acks (-want +got):\n%s", diff)
+	}
+	if got, want := acks[len(acks)-1], ack("c.log", int64(len(recs)-1)); got != want {
+		t.Errorf("last ack = %v, want %v", got, want)
+	}
+	st := s.Stats()
+	// One case has no writable field at all.
+	if st.PointsWritten != uint64(len(points)-1) || st.Dropped != (Dropped{Invalid: 1}) || st.WriteErrors != (WriteErrors{}) {
+		t.Errorf("stats: %+v", st)
+	}
+}
+
+// TestSinkRefusedByInfluxDB: a batch InfluxDB 1.8 cannot parse is refused
+// with 400, counted as dropped and acked. InfluxDB still keeps the lines it
+// could parse (a partial write), which the counters cannot tell.
+func TestSinkRefusedByInfluxDB(t *testing.T) {
+	srv := influxtest.Start(t)
+	srv.CreateDatabase(t, "db")
+	cfg := Config{URL: srv.URL(), Bucket: "db", FlushInterval: time.Hour}
+	dst, err := NewInfluxDB(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	var logs bytes.Buffer
+	s, err := New(cfg, dst, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := point("good", 1)
+	acks, err := runAll(t, s, record("f", 10, good), record("f", 20, uintCase.p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]pipeline.Ack{ack("f", 20)}, acks); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	want := Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 2}}
+	if diff := cmp.Diff(want, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	for _, w := range []string{"write refused: points dropped", "status=400", "invalid number"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, logs.String())
+		}
+	}
+	if diff := cmp.Diff(wantDump(good), srv.Dump(t, "db")); diff != "" {
+		t.Errorf("Dump (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,518 @@
+// Package sink turns Records into line protocol, writes it in batches to a
+// Destination (InfluxDB, or a stream such as stdout) and acks what was
+// delivered:
+//
+//	Record --encode--> batch --Destination 2xx--> Ack
+//
+// Wiring:
+//
+//	dst, err := sink.NewInfluxDB(cfg) // or sink.NewStream(os.Stdout)
+//	sk, err := sink.New(cfg, dst, log)
+//	err = sk.Run(ctx, records, acks) // closes acks
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultBatchSize     = 5000
+	DefaultFlushInterval = time.Second
+	DefaultTimeout       = 10 * time.Second
+	DefaultMaxRetryDelay = 30 * time.Second
+)
+
+// retryBaseDelay is the backoff before jitter after the first failure; it
+// doubles with each further failure of the same batch.
+const retryBaseDelay = time.Second
+
+// Config is the sink's part of the rules file. The zero value of each field
+// means its default.
+type Config struct {
+	// URL is the InfluxDB base URL, like "http://127.0.0.1:8086". It is
+	// only needed by NewInfluxDB.
+	URL string
+	// Token is sent as "Authorization: Token <Token>" when not empty.
+	// InfluxDB 1.8 takes "user:password", or nothing when auth is off.
+	// It is never logged.
+	Token string
+	// Org is the InfluxDB 2 organization. InfluxDB 1.8 ignores it; 2.x
+	// refuses a write without it with 400, which the sink counts as
+	// refused data, so set it for 2.x.
+	Org string
+	// Bucket is the InfluxDB 2 bucket, or on 1.8 "db/retention_policy" or
+	// "db" (the default retention policy).
+	Bucket string
+	// BatchSize is how many points make a batch; a batch is written once
+	// it has at least that many. Records are never split, so a batch can
+	// exceed it by the points of one record.
+	BatchSize int
+	// FlushInterval is the longest a record waits in a batch that is not
+	// full.
+	FlushInterval time.Duration
+	// Timeout bounds one write, and also the final flush at shutdown.
+	Timeout time.Duration
+	// MaxRetryDelay caps the wait between retries of a failed write,
+	// including a server's Retry-After.
+	MaxRetryDelay time.Duration
+}
+
+// Validate reports every problem with c, joined.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("url: %w", err))
+		case u.Scheme != "http" && u.Scheme != "https":
+			errs = append(errs, fmt.Errorf("url %q: scheme must be http or https", c.URL))
+		case u.Host == "":
+			errs = append(errs, fmt.Errorf("url %q: no host", c.URL))
+		}
+		if c.Bucket == "" {
+			errs = append(errs, errors.New("bucket is required with a url"))
+		}
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("batch size %d: must not be negative", c.BatchSize))
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"flush interval", c.FlushInterval},
+		{"timeout", c.Timeout},
+		{"max retry delay", c.MaxRetryDelay},
+	} {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxRetryDelay == 0 {
+		c.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	return c
+}
+
+// LogValue keeps the token out of logs.
+func (c Config) LogValue() slog.Value {
+	token := ""
+	if c.Token != "" {
+		token = "******"
+	}
+	return slog.GroupValue(
+		slog.String("url", c.URL),
+		slog.String("token", token),
+		slog.String("org", c.Org),
+		slog.String("bucket", c.Bucket),
+		slog.Int("batch_size", c.BatchSize),
+		slog.Duration("flush_interval", c.FlushInterval),
+		slog.Duration("timeout", c.Timeout),
+		slog.Duration("max_retry_delay", c.MaxRetryDelay),
+	)
+}
+
+// Destination is where batches go: *InfluxDB and *Stream. WriteBatch gets
+// whole lines of line protocol and must not keep batch after it returns.
+// An error that is a *WriteError is handled by its status code; any other
+// error is retried like a network error.
+type Destination interface {
+	WriteBatch(ctx context.Context, batch []byte) error
+}
+
+// Stats are the sink's counters since New.
+type Stats struct {
+	PointsWritten  uint64
+	BatchesWritten uint64 // successful writes; a split batch counts each part
+	Retries        uint64
+	WriteErrors    WriteErrors
+	Dropped        Dropped
+}
+
+// WriteErrors counts failed writes by class.
+type WriteErrors struct {
+	Network   uint64 // no response, or a Stream write error
+	Throttled uint64 // 429
+	Server    uint64 // 5xx
+	Refused   uint64 // 400 and 422: the data was refused
+	TooLarge  uint64 // 413
+	Config    uint64 // 401, 403, 404 and any other status
+}
+
+// Dropped counts points set aside, by reason. Their records are acked all
+// the same, so the files move on.
+type Dropped struct {
+	// Refused counts the points of every batch the server refused (400,
+	// 422). InfluxDB 1.8 still stores the lines of such a batch it could
+	// parse (a partial write); a status code cannot tell which.
+	Refused  uint64
+	TooLarge uint64 // a single point the server found too large (413)
+	Invalid  uint64 // no writable field (only NaN or ±Inf): a bug upstream
+}
+
+type counters struct {
+	pointsWritten, batchesWritten, retries                                  atomic.Uint64
+	errNetwork, errThrottled, errServer, errRefused, errTooLarge, errConfig atomic.Uint64
+	droppedRefused, droppedTooLarge, droppedInvalid                         atomic.Uint64
+}
+
+// Sink batches records and writes them to its Destination.
+type Sink struct {
+	cfg Config
+	dst Destination
+	log *slog.Logger
+
+	// wait sleeps for a retry delay unless ctx ends first, and jitter
+	// returns a random duration in [0, d). Tests replace them. Batch age
+	// uses the time package directly: tests control it with
+	// testing/synctest.
+	wait   func(ctx context.Context, d time.Duration) error
+	jitter func(d time.Duration) time.Duration
+
+	stats counters
+
+	// The pending batch. Run owns it; it survives a cancelled flush so
+	// the final flush can finish it.
+	buf  []byte
+	ends []int // ends[i] is where line i of buf ends
+	done int   // lines before done are written or dropped
+	// origins holds the Origin of the last pending record of each file,
+	// in order of first appearance; acked of them are already sent.
+	origins []pipeline.Origin
+	acked   int
+}
+
+// New makes a Sink that writes to dst. A nil log discards.
+func New(cfg Config, dst Destination, log *slog.Logger) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if dst == nil {
+		return nil, errors.New("sink: no destination")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Sink{
+		cfg:    cfg.withDefaults(),
+		dst:    dst,
+		log:    log,
+		wait:   sleep,
+		jitter: func(d time.Duration) time.Duration { return rand.N(d) },
+	}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats returns the counters. It is safe to call while Run runs.
+func (s *Sink) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		PointsWritten:  c.pointsWritten.Load(),
+		BatchesWritten: c.batchesWritten.Load(),
+		Retries:        c.retries.Load(),
+		WriteErrors: WriteErrors{
+			Network:   c.errNetwork.Load(),
+			Throttled: c.errThrottled.Load(),
+			Server:    c.errServer.Load(),
+			Refused:   c.errRefused.Load(),
+			TooLarge:  c.errTooLarge.Load(),
+			Config:    c.errConfig.Load(),
+		},
+		Dropped: Dropped{
+			Refused:  c.droppedRefused.Load(),
+			TooLarge: c.droppedTooLarge.Load(),
+			Invalid:  c.droppedInvalid.Load(),
+		},
+	}
+}
+
+// Run reads records from in until it is closed, writes their points in
+// batches, one write in flight at a time, and acks each batch once it is
+// written.
+//
+// A batch is written when it holds BatchSize points or when its first
+// record has waited FlushInterval. Records without points (checkpoints)
+// join the batch like any other, so they are acked once everything before
+// them is delivered, without a write if the batch has no points. A batch
+// yields one Ack per file, carrying the Origin of that file's last record
+// in the batch, in order of the files' first records; with a single file
+// that is exactly the Origin of the batch's last record. A write the
+// server refused (400, 422) or a point it found too large (413) is acked
+// too, and counted in Stats().Dropped. Any other failed write is retried
+// until it succeeds or ctx ends, and nothing after it is acked before: a
+// batch that fails with 401, 403 or 404 waits for the configuration (or
+// the server) to be fixed.
+//
+// acks may be nil. Otherwise Run is its only sender and closes it when it
+// returns (the caller makes the channel, the sink owns its sending end),
+// so the reader should range over acks until it is closed to receive the
+// final acks.
+//
+// When ctx ends, Run stops reading, writes what it holds under a fresh
+// context bounded by Timeout, and returns ctx.Err() joined with any
+// failure of that final flush. It returns nil when in was closed and
+// everything was delivered.
+func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- pipeline.Ack) error {
+	if acks != nil {
+		defer close(acks)
+	}
+	var timer *time.Timer
+	var due <-chan time.Time // nil while nothing is pending
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return s.finalFlush(ctx, acks)
+		case rec, ok := <-in:
+			if !ok {
+				if err := s.flush(ctx, acks); err != nil {
+					return s.finalFlush(ctx, acks)
+				}
+				return nil
+			}
+			s.add(rec)
+			if len(s.ends) >= s.cfg.BatchSize {
+				if err := s.flush(ctx, acks); err != nil {
+					return s.finalFlush(ctx, acks)
+				}
+				due = nil
+			} else if due == nil {
+				if timer == nil {
+					timer = time.NewTimer(s.cfg.FlushInterval)
+				} else {
+					timer.Reset(s.cfg.FlushInterval)
+				}
+				due = timer.C
+			}
+		case <-due:
+			due = nil
+			if err := s.flush(ctx, acks); err != nil {
+				return s.finalFlush(ctx, acks)
+			}
+		}
+	}
+}
+
+// add encodes the points of rec into the pending batch and notes its
+// origin.
+func (s *Sink) add(rec pipeline.Record) {
+	for i := range rec.Points {
+		n := len(s.buf)
+		s.buf = AppendPoint(s.buf, &rec.Points[i])
+		if len(s.buf) == n {
+			s.stats.droppedInvalid.Add(1)
+			s.log.Error("bug: point without a writable field dropped",
+				"measurement", rec.Points[i].Measurement, "file", rec.Path, "offset", rec.Offset)
+			continue
+		}
+		s.ends = append(s.ends, len(s.buf))
+	}
+	for i := s.acked; i < len(s.origins); i++ {
+		if s.origins[i].Path == rec.Path {
+			s.origins[i] = rec.Origin
+			return
+		}
+	}
+	s.origins = append(s.origins, rec.Origin)
+}
+
+// flush writes the pending lines and sends the pending acks. It returns an
+// error only when ctx ends first; what is left stays pending.
+func (s *Sink) flush(ctx context.Context, acks chan<- pipeline.Ack) error {
+	if s.done < len(s.ends) {
+		if err := s.send(ctx, s.done, len(s.ends)); err != nil {
+			return err
+		}
+	}
+	s.buf, s.ends, s.done = s.buf[:0], s.ends[:0], 0
+	for ; s.acked < len(s.origins); s.acked++ {
+		if acks == nil {
+			continue
+		}
+		select {
+		case acks <- pipeline.Ack{Origin: s.origins[s.acked]}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.origins, s.acked = s.origins[:0], 0
+	return nil
+}
+
+// finalFlush flushes under a fresh context, because ctx has ended, and
+// returns why Run stops.
+func (s *Sink) finalFlush(ctx context.Context, acks chan<- pipeline.Ack) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	defer cancel()
+	if err := s.flush(fctx, acks); err != nil {
+		s.log.Error("final flush incomplete: undelivered records will be read again at the next start",
+			"points", len(s.ends)-s.done, "err", err)
+		return errors.Join(ctx.Err(), fmt.Errorf("final flush: %w", err))
+	}
+	return ctx.Err()
+}
+
+// class is what a failed write calls for.
+type class int
+
+const (
+	classNetwork class = iota
+	classThrottled
+	classServer
+	classRefused
+	classTooLarge
+	classConfig
+)
+
+func classify(status int) class {
+	switch {
+	case status == 0:
+		return classNetwork
+	case status == http.StatusTooManyRequests:
+		return classThrottled
+	case status >= 500:
+		return classServer
+	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
+		return classRefused
+	case status == http.StatusRequestEntityTooLarge:
+		return classTooLarge
+	}
+	// 401, 403, 404, and anything we do not expect: retrying cannot lose
+	// data, and the log says what to fix.
+	return classConfig
+}
+
+// send writes lines [lo, hi) of the batch until they are written or
+// dropped, and then moves s.done to hi. It returns an error only when ctx
+// ends first.
+func (s *Sink) send(ctx context.Context, lo, hi int) error {
+	start := 0
+	if lo > 0 {
+		start = s.ends[lo-1]
+	}
+	body := s.buf[start:s.ends[hi-1]]
+	points := hi - lo
+	for attempt := 0; ; attempt++ {
+		err := s.dst.WriteBatch(ctx, body)
+		if err == nil {
+			s.stats.pointsWritten.Add(uint64(points))
+			s.stats.batchesWritten.Add(1)
+			if attempt > 0 {
+				s.log.Info("write succeeded after retries", "points", points, "attempts", attempt+1)
+			}
+			s.done = hi
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var status int
+		var retryAfter time.Duration
+		var we *WriteError
+		if errors.As(err, &we) {
+			status, retryAfter = we.StatusCode, we.RetryAfter
+		}
+		// err carries the status and the start of the body, never the
+		// token.
+		switch classify(status) {
+		case classRefused:
+			s.stats.errRefused.Add(1)
+			s.stats.droppedRefused.Add(uint64(points))
+			s.log.Error("write refused: points dropped", "status", status, "points", points, "err", err)
+			s.done = hi
+			return nil
+		case classTooLarge:
+			s.stats.errTooLarge.Add(1)
+			if points == 1 {
+				s.stats.droppedTooLarge.Add(1)
+				s.log.Error("point too large: dropped", "status", status, "bytes", len(body), "err", err)
+				s.done = hi
+				return nil
+			}
+			mid := lo + points/2
+			s.log.Warn("batch too large: splitting", "status", status, "points", points, "bytes", len(body))
+			if err := s.send(ctx, lo, mid); err != nil {
+				return err
+			}
+			return s.send(ctx, mid, hi)
+		}
+		delay := s.retryDelay(attempt, retryAfter)
+		attrs := []any{"status", status, "points", points, "attempt", attempt + 1, "retry_in", delay, "err", err}
+		switch classify(status) {
+		case classNetwork:
+			s.stats.errNetwork.Add(1)
+			s.log.Warn("write failed: retrying", attrs...)
+		case classThrottled:
+			s.stats.errThrottled.Add(1)
+			s.log.Warn("write throttled: retrying", attrs...)
+		case classServer:
+			s.stats.errServer.Add(1)
+			s.log.Warn("write failed: retrying", attrs...)
+		default:
+			s.stats.errConfig.Add(1)
+			s.log.Error("write rejected: check the url, token, org and bucket; retrying", attrs...)
+		}
+		s.stats.retries.Add(1)
+		if err := s.wait(ctx, delay); err != nil {
+			return err
+		}
+	}
+}
+
+// retryDelay is how long to wait after failed attempt number attempt
+// (from 0): the server's Retry-After if it sent one, else exponential
+// backoff from retryBaseDelay with equal jitter, so that agents restarted
+// together spread out yet never retry at once. Both are capped at
+// MaxRetryDelay.
+func (s *Sink) retryDelay(attempt int, retryAfter time.Duration) time.Duration {
+	limit := s.cfg.MaxRetryDelay
+	if retryAfter > 0 {
+		return min(retryAfter, limit)
+	}
+	d := limit
+	// Shifting by 32 or more would overflow; by then d is at the limit.
+	if attempt < 32 && retryBaseDelay<<attempt < limit {
+		d = retryBaseDelay << attempt
+	}
+	half := d / 2
+	return half + s.jitter(d-half)
+}

@@ -97,7 +97,7 @@ func TestExtract(t *testing.T) {
 		},
 		{
 			name: "tag precedence: rule over source over agent, static as fallback",
-			src: Source{Tags: []pipeline.Tag{{"host", "h1"}, {"zone", "static"}}, Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime,
+			src: Source{Tags: []pipeline.Tag{{Key: "host", Value: "h1"}, {Key: "zone", Value: "static"}}, Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime,
 				Tags:   []TagSpec{{"zone", "z"}, {"a", "a"}},
 				Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}},
 			lines: []string{`t=1 v=1 z=eu a=x`, `t=2 v=2`, `t=3 v=3 z="" a=""`},
@@ -210,7 +210,7 @@ func TestCompileErrors(t *testing.T) {
 			Tags: []TagSpec{{"k", "nope"}}, Fields: field}, want: []string{`time.from: the regex of rule "r" has no group named "ts"`, `tags.k: the regex of rule "r" has no group named "nope"`}},
 		{name: "bad layout", rule: Rule{Name: "r", Mode: Logfmt, Time: &Time{From: "t", Layout: "bogus"}, Fields: field}, want: []string{"time.layout: "}},
 		{name: "reserved and clashing keys", rule: Rule{Name: "r", Mode: Logfmt, Tags: []TagSpec{{"time", "t"}, {"v", "v"}}, Fields: append(field, FieldSpec{Key: "host", From: "h"})},
-			tags: []pipeline.Tag{{"host", "x"}},
+			tags: []pipeline.Tag{{Key: "host", Value: "x"}},
 			want: []string{`tags.time: "time" cannot be a tag key`, `fields.v: "v" is both a tag and a field`, `fields.host: "host" is both a tag and a field`}},
 		{name: "scale on int", rule: Rule{Name: "r", Mode: Logfmt, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt, Scale: 2}}}, want: []string{"fields.v: scale applies to float and duration fields only"}},
 		{name: "no fields", rule: Rule{Name: "r", Mode: Logfmt}, want: []string{`fields: rule "r" has no fields`}},

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/logmetrics/logmetrics/internal/config"
+)
+
+// diagWidth is where printed diagnostics wrap.
+const diagWidth = 100
+
+// configFlag adds the -config flag every command that reads rules has.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "the rules `file` (HCL)")
+}
+
+// loadConfig loads the rules file and prints its diagnostics, warnings
+// included. It returns nil when the file has errors or none was named.
+func loadConfig(e *env, path string) *config.Config {
+	if path == "" {
+		fmt.Fprintln(e.stderr, "logmetrics: -config is required")
+		return nil
+	}
+	cfg, files, diags := config.Load(path)
+	if len(diags) > 0 {
+		if err := config.WriteDiagnostics(e.stderr, files, diags, diagWidth); err != nil {
+			fmt.Fprintf(e.stderr, "logmetrics: print diagnostics: %v\n", err)
+		}
+	}
+	if diags.HasErrors() {
+		fmt.Fprintf(e.stderr, "%s: %s\n", path, countDiags(diags))
+		return nil
+	}
+	return cfg
+}
+
+func countDiags(diags hcl.Diagnostics) string {
+	errs, warns := 0, 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	return fmt.Sprintf("%d error(s), %d warning(s)", errs, warns)
+}
+
+func cmdCheck(e *env, args []string) int {
+	fs := flags(e, "check")
+	path := configFlag(fs)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "logmetrics check: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	cfg := loadConfig(e, *path)
+	if cfg == nil {
+		return exitUsage
+	}
+	rules := 0
+	for _, s := range cfg.Extract.Sources {
+		rules += len(s.Rules)
+	}
+	fmt.Fprintf(e.stderr, "%s: ok, %d source(s), %d rule(s)\n", *path, len(cfg.Sources), rules)
+	return exitOK
+}

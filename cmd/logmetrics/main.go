@@ -1,0 +1,147 @@
+// Command logmetrics follows the log files of legacy applications, turns
+// their lines into InfluxDB points with rules written in HCL, and ships them.
+//
+// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	_ "time/tzdata" // time.location works on hosts without a zone database
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// env is what a command may touch of the process, so tests can run commands
+// in process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	name, args, summary string
+	run                 func(e *env, args []string) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "-config FILE", "follow the sources and ship their points", cmdRun},
+		{"check", "-config FILE", "validate a rules file", cmdCheck},
+		{"test", "-config FILE [-source NAME] [FILE ...]", "dry run: print the points of files (or stdin) as line protocol", cmdTest},
+		{"version", "", "print the version", cmdVersion},
+	}
+}
+
+func main() {
+	os.Exit(dispatch(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
+}
+
+func dispatch(e *env, args []string) int {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(e.stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "logmetrics: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: logmetrics <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "logmetrics <command> -h" for a command's flags.`)
+}
+
+// flags makes a command's flag set, printing its usage to stderr.
+func flags(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		for _, c := range commands {
+			if c.name == name {
+				fmt.Fprintf(fs.Output(), "Usage: logmetrics %s %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
+			}
+		}
+		if hasFlags(fs) {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// parse parses a command's flags. It returns done with the exit code when
+// the command should stop: after -h (0) or a bad flag (2).
+func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	case err != nil:
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+func cmdVersion(e *env, args []string) int {
+	fs := flags(e, "version")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	rev := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = " " + s.Value
+			}
+		}
+		fmt.Fprintf(e.stdout, "logmetrics %s%s (%s)\n", version, rev, bi.GoVersion)
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "logmetrics %s\n", version)
+	return exitOK
+}

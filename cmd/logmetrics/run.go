@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/config"
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/sink"
+	"github.com/logmetrics/logmetrics/tailer"
+)
+
+// shutdownGrace is how long a signalled agent keeps delivering what it has
+// read before it gives up on a write that keeps failing.
+const shutdownGrace = 15 * time.Second
+
+// lineBuffer is the capacity of the channel between the tailer and extract.
+const lineBuffer = 1024
+
+func cmdRun(e *env, args []string) int {
+	fs := flags(e, "run")
+	path := configFlag(fs)
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics run: -log-level: %v\n", err)
+		return exitUsage
+	}
+	cfg := loadConfig(e, *path)
+	if cfg == nil {
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	p, err := newPipeline(cfg, e, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics run: %v\n", err)
+		return exitUsage
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := p.run(context.Background(), sigs); err != nil {
+		log.Error("stopped", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// agentPipeline is the three stages of `run`, joined by channels:
+//
+//	tailer --lines--> extract --records--> sink --acks--> (positions, next)
+type agentPipeline struct {
+	tl     *tailer.Tailer
+	ex     *extract.Extractor
+	sk     *sink.Sink
+	log    *slog.Logger
+	recCap int
+}
+
+func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, error) {
+	ex, err := extract.Compile(cfg.Extract)
+	if err != nil {
+		return nil, fmt.Errorf("bug: rules passed check but not compile: %w", err)
+	}
+	ex.SetLogger(log)
+	tl, err := tailer.New(tailerConfig(cfg), log)
+	if err != nil {
+		return nil, err
+	}
+	scfg, maxPending := sinkConfig(cfg)
+	var dst sink.Destination = sink.NewStream(e.stdout)
+	if cfg.InfluxDB != nil {
+		idb, err := sink.NewInfluxDB(scfg)
+		if err != nil {
+			return nil, err
+		}
+		dst = idb
+	}
+	sk, err := sink.New(scfg, dst, log)
+	if err != nil {
+		return nil, err
+	}
+	// Records mostly carry one point; the records channel plus one batch
+	// in the sink hold about max_pending points. (The exact bound, counted
+	// in points, comes with acknowledged positions.)
+	recCap := max(1, maxPending-scfg.BatchSize)
+	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap}, nil
+}
+
+// run runs the stages until the tailer stops or a stage fails. The first
+// signal stops reading; what was read is then extracted and delivered, for
+// at most shutdownGrace. A second signal, or the grace running out, cancels
+// the rest.
+func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	readCtx, stopReading := context.WithCancel(gctx)
+	defer stopReading()
+
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() { // owned by run: it ends when run returns
+		select {
+		case sig := <-sigs:
+			p.log.Info("stopping: delivering what was read", "signal", sig.String(), "grace", shutdownGrace)
+			stopReading()
+		case <-stopped:
+			return
+		}
+		grace := time.NewTimer(shutdownGrace)
+		defer grace.Stop()
+		select {
+		case sig := <-sigs:
+			p.log.Warn("stopping now", "signal", sig.String())
+		case <-grace.C:
+			p.log.Warn("stopping now: shutdown grace ran out", "grace", shutdownGrace)
+		case <-stopped:
+			return
+		}
+		cancel()
+	}()
+
+	lines := make(chan pipeline.Line, lineBuffer)
+	recs := make(chan pipeline.Record, p.recCap)
+	acks := make(chan pipeline.Ack, 64)
+	g.Go(func() error { return p.tl.Run(readCtx, lines) })    // closes lines
+	g.Go(func() error { return p.ex.Run(gctx, lines, recs) }) // closes recs
+	g.Go(func() error { return p.sk.Run(gctx, recs, acks) })  // closes acks
+	g.Go(func() error {
+		for range acks { // positions are committed from acks in the next step
+		}
+		return nil
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) && parent.Err() == nil {
+		return errors.New("stopped before everything read was delivered")
+	}
+	return err
+}
+
+func tailerConfig(cfg *config.Config) tailer.Config {
+	var tc tailer.Config
+	for _, s := range cfg.Sources {
+		start := tailer.StartAtEnd
+		if s.StartAt == config.StartAtBeginning {
+			start = tailer.StartAtBeginning
+		}
+		tc.Sources = append(tc.Sources, tailer.Source{Name: s.Name, Paths: s.Paths, Exclude: s.Exclude, StartAt: start})
+	}
+	return tc
+}
+
+// sinkConfig returns the sink's configuration and max_pending.
+func sinkConfig(cfg *config.Config) (sink.Config, int) {
+	i := cfg.InfluxDB
+	if i == nil {
+		return sink.Config{}, config.DefaultMaxPending
+	}
+	return sink.Config{
+		URL: i.URL, Token: i.Token, Org: i.Org, Bucket: i.Bucket,
+		BatchSize: i.BatchSize, FlushInterval: i.FlushInterval, Timeout: i.Timeout,
+	}, i.MaxPending
+}

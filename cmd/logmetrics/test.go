@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/config"
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/sink"
+	"github.com/logmetrics/logmetrics/tailer"
+)
+
+// cmdTest is the dry run a user iterates on a rule with: points as line
+// protocol on stdout, a table of what each rule did on stderr. It never
+// contacts InfluxDB and never writes state.
+func cmdTest(e *env, args []string) int {
+	fs := flags(e, "test")
+	path := configFlag(fs)
+	only := fs.String("source", "", "offer the lines to this source's rules only (default: the sources whose paths match each file, or all)")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	cfg := loadConfig(e, *path)
+	if cfg == nil {
+		return exitUsage
+	}
+	if *only != "" && !slices.ContainsFunc(cfg.Sources, func(s config.Source) bool { return s.Name == *only }) {
+		fmt.Fprintf(e.stderr, "logmetrics test: no source %q in %s\n", *only, *path)
+		return exitUsage
+	}
+	ex, err := extract.Compile(cfg.Extract)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics test: bug: rules passed check but not compile: %v\n", err)
+		return exitFailure
+	}
+	ex.SetLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+
+	inputs := fs.Args()
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	out := bufio.NewWriter(e.stdout)
+	d := dryRun{ex: ex, out: out, now: time.Now()}
+	code := exitOK
+	for _, in := range inputs {
+		sources := pickSources(cfg.Sources, *only, in)
+		if err := d.file(in, sources, e.stdin); err != nil {
+			fmt.Fprintf(e.stderr, "logmetrics test: %v\n", err)
+			code = exitFailure
+		}
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics test: write: %v\n", err)
+		return exitFailure
+	}
+	printTable(e.stderr, ex.Stats(), d.tooLong)
+	return code
+}
+
+// pickSources returns the sources a file's lines are offered to: the one
+// named by -source; else those whose paths match the file; else all (stdin
+// and files outside every source's paths).
+func pickSources(all []config.Source, only, file string) []string {
+	var names []string
+	if only != "" {
+		return []string{only}
+	}
+	if abs, err := filepath.Abs(file); err == nil && file != "-" {
+		for _, s := range all {
+			if matchesAny(s.Paths, abs) && !matchesAny(s.Exclude, abs) && !matchesAny(s.Exclude, filepath.Base(abs)) {
+				names = append(names, s.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		for _, s := range all {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+func matchesAny(globs []string, path string) bool {
+	for _, g := range globs {
+		if ok, _ := doublestar.PathMatch(g, path); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// dryRun extracts files and writes their points as line protocol.
+type dryRun struct {
+	ex      *extract.Extractor
+	out     io.Writer
+	now     time.Time // every line of the run is "read" at this moment
+	buf     []byte
+	rec     pipeline.Record
+	tooLong int64
+}
+
+func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
+	r, mod := stdin, d.now
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		r, mod = f, st.ModTime()
+	}
+	in := tailer.Input{Path: name, ModTime: mod, Now: func() time.Time { return d.now }}
+	counts, err := tailer.Scan(context.Background(), r, in, func(line pipeline.Line) error {
+		for _, s := range sources {
+			line.Source = s
+			d.ex.Extract(&line, &d.rec)
+			for i := range d.rec.Points {
+				d.buf = sink.AppendPoint(d.buf[:0], &d.rec.Points[i])
+				if _, err := d.out.Write(d.buf); err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+	d.tooLong += counts.TooLong
+	return err
+}
+
+// printTable shows what each rule did, and the first lines no rule took.
+func printTable(w io.Writer, st extract.Stats, tooLong int64) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "source\trule\ttaken\tnot taken\tfiltered\tpoints\tbad value\tmissing\tbad time\tdropped\t")
+	for _, r := range st.Rules {
+		points := fmt.Sprint(r.Points)
+		if r.Aggregated > 0 {
+			points = fmt.Sprintf("(aggregate) %d", r.Points)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t\n", r.Source, r.Rule, r.Taken, r.NotTaken, r.Filtered,
+			points, r.ConversionErrors+r.CompositeValues, r.Missing, r.TimeErrors, r.NoFields)
+	}
+	tw.Flush()
+	for _, s := range st.Sources {
+		fmt.Fprintf(w, "\n%s: %d lines, %d taken by no rule\n", s.Source, s.Lines, s.Unmatched)
+		for _, smp := range s.Samples {
+			fmt.Fprintf(w, "  %s@%d: %s\n", smp.Path, smp.Offset, smp.Text)
+		}
+	}
+	if tooLong > 0 {
+		fmt.Fprintf(w, "\n%d lines longer than the line limit were skipped\n", tooLong)
+	}
+}

@@ -1,0 +1,7 @@
+source "s" {
+  paths = ["input.log"]
+  rule "r" {
+    logfmt = true
+    fields = { v = "int" }
+  }
+}

@@ -1,0 +1,176 @@
+// Package config reads a rules file (HCL) into the plain configurations of
+// the stages. It is the only package that knows HCL: problems stay
+// hcl.Diagnostics, with ranges in the file, until WriteDiagnostics prints
+// them.
+//
+// Loading runs in phases, each collecting every problem it finds:
+//
+//  1. parse the file (hclparse, so the printer can quote it);
+//  2. decode the blocks with gohcl into this package's tagged structs: the
+//     top level and the sources first, then each rule on its own, so that
+//     the problems of a rule are known to be its own;
+//  3. check what gohcl cannot (durations, URLs, globs, duplicate names,
+//     extraction modes, field types) and fill the plain structs;
+//  4. hand the rules that passed to extract.Compile and turn its
+//     RuleErrors into diagnostics on the attributes they name.
+//
+// Relative paths in paths, exclude, state_dir and file() are taken from the
+// rules file's directory, so a rules file means the same wherever the agent
+// runs. An exclude glob without a "/" matches base names and stays as it is.
+package config
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// Config is a loaded rules file.
+type Config struct {
+	Agent Agent
+	// InfluxDB is nil when the file has no influxdb block: points then go to
+	// stdout as line protocol.
+	InfluxDB *InfluxDB
+	Sources  []Source
+	// Extract holds every source's tags and rules. extract.Compile has
+	// accepted it during Load.
+	Extract extract.Config
+}
+
+// Agent is the agent block.
+type Agent struct {
+	// StateDir is where positions are kept.
+	StateDir string
+	// Listen is the host:port of the self-metrics and health endpoint; ""
+	// turns it off.
+	Listen string
+	// Tags are added to every point. They are already merged into each
+	// extract.Source's Tags; they are here for the agent's own metrics.
+	Tags []pipeline.Tag
+}
+
+// InfluxDB is the influxdb block: where and how points are written.
+type InfluxDB struct {
+	URL string
+	// Token is an API token, or "user:password" (or "") for InfluxDB 1.8.
+	Token string
+	Org   string
+	// Bucket is a bucket, or "database/retention_policy" for InfluxDB 1.8.
+	Bucket        string
+	BatchSize     int
+	FlushInterval time.Duration
+	// MaxPending is how many points may wait for delivery before the
+	// tailers pause. It is at least BatchSize.
+	MaxPending int
+	// Timeout bounds one write request.
+	Timeout time.Duration
+}
+
+// Source is what the tailer needs of one source block. Its tags and rules
+// are in Config.Extract, under the same name.
+type Source struct {
+	Name string
+	// Paths are doublestar globs, absolute.
+	Paths []string
+	// Exclude are doublestar globs. One without a "/" matches a file's base
+	// name ("*.gz"); one with a "/" is a path glob, made absolute like Paths.
+	Exclude []string
+	StartAt StartAt
+}
+
+// StartAt is where a source starts reading a file it has no saved position
+// for.
+type StartAt int
+
+// The start positions. The zero value is the default.
+const (
+	StartAtEnd       StartAt = iota // only lines written from now on
+	StartAtBeginning                // the whole file, for backfills and demos
+)
+
+// startAtNames are the values of start_at, indexed by StartAt.
+var startAtNames = [...]string{StartAtEnd: "end", StartAtBeginning: "beginning"}
+
+func (s StartAt) String() string {
+	if s >= 0 && int(s) < len(startAtNames) {
+		return startAtNames[s]
+	}
+	return "unknown"
+}
+
+// Defaults of the optional attributes.
+const (
+	DefaultStateDir      = "/var/lib/logmetrics"
+	DefaultListen        = "127.0.0.1:9275"
+	DefaultBatchSize     = 5000
+	DefaultFlushInterval = time.Second
+	DefaultMaxPending    = 100000
+	DefaultTimeout       = 10 * time.Second
+	DefaultMaxSeries     = 10000
+)
+
+// Load reads the rules file at path. It returns the parser's files, which
+// WriteDiagnostics needs to quote the source, and every diagnostic found.
+// The Config is nil when any diagnostic is an error; warnings come with a
+// usable Config.
+func Load(path string) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
+	p := hclparse.NewParser()
+	f, diags := p.ParseHCLFile(path)
+	return load(p, f, path, diags)
+}
+
+// LoadBytes is Load for a file already in memory. name is used in
+// diagnostics and, through its directory, to resolve relative paths.
+func LoadBytes(name string, src []byte) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
+	p := hclparse.NewParser()
+	f, diags := p.ParseHCL(src, name)
+	return load(p, f, name, diags)
+}
+
+func load(p *hclparse.Parser, f *hcl.File, name string, diags hcl.Diagnostics) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
+	if diags.HasErrors() || f == nil {
+		return nil, p.Files(), diags
+	}
+	dir, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		// Only a missing working directory gets here; relative paths
+		// then stay relative to whatever it becomes.
+		dir = filepath.Dir(name)
+	}
+	cfg, more := decodeFile(f.Body, dir)
+	diags = append(diags, more...)
+	sortDiagnostics(diags)
+	if diags.HasErrors() {
+		return nil, p.Files(), diags
+	}
+	return cfg, p.Files(), diags
+}
+
+// maxPrinted bounds how many diagnostics WriteDiagnostics prints. A file
+// that is not HCL at all (a binary, a log) gets a parse error for each bad
+// byte, each quoting its line; past a few screens more only hide the first.
+const maxPrinted = 50
+
+// WriteDiagnostics prints diags without colour, wrapped at width, quoting
+// the lines of files they point at. After maxPrinted it only counts the
+// rest.
+func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint) error {
+	shown := diags[:min(len(diags), maxPrinted)]
+	if err := hcl.NewDiagnosticTextWriter(w, files, width, false).WriteDiagnostics(shown); err != nil {
+		return err
+	}
+	if len(shown) == len(diags) {
+		return nil
+	}
+	rest := diags[len(shown):]
+	errs := len(rest.Errs())
+	_, err := fmt.Fprintf(w, "... and %d more errors and %d more warnings, not shown; fix the ones above first.\n", errs, len(rest)-errs)
+	return err
+}

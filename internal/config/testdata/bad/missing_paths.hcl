@@ -1,0 +1,7 @@
+source "app" {
+  exclude = ["*.gz"]
+  rule "lines" {
+    logfmt = true
+    fields = env("LOGMETRICS_TEST_UNSET")
+  }
+}

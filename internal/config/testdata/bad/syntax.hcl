@@ -1,0 +1,4 @@
+source "app" {
+  paths = ["/var/log/app.log"
+  rule "lines" {
+}

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/logmetrics/logmetrics/extract"
 	"github.com/logmetrics/logmetrics/internal/config"
 	"github.com/logmetrics/logmetrics/internal/influxtest"
+	"github.com/logmetrics/logmetrics/internal/loggen"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 	"github.com/logmetrics/logmetrics/tailer"
 )
@@ -134,4 +139,105 @@ func expectedDump(t *testing.T, cfg *config.Config) []string {
 	}
 	slices.Sort(dump)
 	return dump
+}
+
+// TestRunKeepsCollidingPoints ships generated nginx lines, many sharing a
+// second and a series, into a real InfluxDB: every line must be a point
+// there. Written as they are, InfluxDB would keep one point per series and
+// second and silently drop the rest.
+func TestRunKeepsCollidingPoints(t *testing.T) {
+	const lines = 100_000
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loggen.Nginx(f, lines, 7, time.Date(2025, 10, 10, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := influxtest.Start(t)
+	srv.CreateDatabase(t, "logs")
+	rules := `
+influxdb {
+  url            = "` + srv.URL() + `"
+  bucket         = "logs/autogen"
+  flush_interval = "100ms"
+}
+source "nginx" {
+  paths    = ["access.log"]
+  start_at = "beginning"
+  rule "nginx_requests" {
+    regex = <<-EOT
+      ^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" (?P<status>\d{3}) (?P<bytes>\d+|-) "[^"]*" "[^"]*" (?P<request_time>[\d.]+)$
+    EOT
+    time {
+      from   = "time"
+      layout = "02/Jan/2006:15:04:05 -0700"
+    }
+    tags   = ["method", "status"]
+    fields = { bytes = "int", request_time = "float" }
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "rules.hcl"), []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, diags := config.Load(filepath.Join(dir, "rules.hcl"))
+	if diags.HasErrors() {
+		t.Fatalf("rules: %v", diags)
+	}
+	var stderr bytes.Buffer
+	p, err := newPipeline(cfg, &env{stdout: io.Discard, stderr: &stderr}, slog.New(slog.NewTextHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- p.run(context.Background(), sigs) }()
+
+	count := func() int64 {
+		res := srv.Query(t, "logs", "SELECT count(request_time) FROM nginx_requests")
+		if len(res) == 0 {
+			return 0
+		}
+		n, err := res[0].Values[0][1].(json.Number).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var n int64
+	for tick := time.NewTicker(200 * time.Millisecond); n < lines; <-tick.C {
+		if time.Now().After(deadline) {
+			break
+		}
+		n = count()
+	}
+	sigs <- os.Interrupt
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if n = count(); n != lines {
+		t.Fatalf("InfluxDB holds %d points for %d lines; agent log:\n%s", n, lines, stderr.String())
+	}
+	// Without separation InfluxDB would keep one point per series and
+	// second; the test means something only if that is far fewer points.
+	data, err := os.ReadFile(filepath.Join(dir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`\[([^\]]+)\] "([A-Z]+) [^"]*" (\d{3}) `)
+	pairs := map[string]bool{}
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		pairs[m[1]+" "+m[2]+" "+m[3]] = true
+	}
+	seconds := len(pairs)
+	if seconds > lines*3/4 {
+		t.Errorf("only %d of %d lines share a series and second with another: the input does not test collisions", lines-seconds, lines)
+	}
+	t.Logf("%d lines, %d points in InfluxDB; %d (series, second) pairs", lines, n, seconds)
 }

@@ -1,7 +1,6 @@
 package extract_test
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -80,7 +79,7 @@ func runCase(t *testing.T, cfg *config.Config, input string) (lp, stats []byte) 
 		}
 		off += int64(len(text))
 		text = strings.TrimSuffix(strings.TrimSuffix(text, "\n"), "\r")
-		for _, s := range cfg.Sources {
+		for _, s := range cfg.Tailer.Sources {
 			line := pipeline.Line{Origin: pipeline.Origin{Path: "input.log", Offset: off}, Source: s.Name, Text: text, ReadAt: readAt, ModTime: modTime}
 			ex.Extract(&line, &rec)
 			for i := range rec.Points {
@@ -152,5 +151,4 @@ func decodeAll(t *testing.T, lp []byte) {
 	if want := bytes.Count(lp, []byte("\n")) - bytes.Count(lp, []byte("\\\n")); n > want {
 		t.Errorf("decoded %d points from %d lines", n, want)
 	}
-	_ = bufio.ScanLines
 }

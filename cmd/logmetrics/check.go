@@ -67,6 +67,6 @@ func cmdCheck(e *env, args []string) int {
 	for _, s := range cfg.Extract.Sources {
 		rules += len(s.Rules)
 	}
-	fmt.Fprintf(e.stderr, "%s: ok, %d source(s), %d rule(s)\n", *path, len(cfg.Sources), rules)
+	fmt.Fprintf(e.stderr, "%s: ok, %d source(s), %d rule(s)\n", *path, len(cfg.Tailer.Sources), rules)
 	return exitOK
 }

@@ -41,7 +41,7 @@ func TestRunShipsExampleToInfluxDB(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("rules.hcl.example: %v", diags)
 	}
-	cfg.InfluxDB.FlushInterval = 50 * time.Millisecond
+	cfg.InfluxDB.Sink.FlushInterval = 50 * time.Millisecond
 	want := expectedDump(t, cfg)
 	if len(want) < 400 {
 		t.Fatalf("only %d expected points: the sample logs or rules changed", len(want))
@@ -108,7 +108,7 @@ func expectedDump(t *testing.T, cfg *config.Config) []string {
 	}
 	var dump []string
 	var rec pipeline.Record
-	for _, src := range cfg.Sources {
+	for _, src := range cfg.Tailer.Sources {
 		for _, glob := range src.Paths {
 			files, err := doublestar.FilepathGlob(glob, doublestar.WithFilesOnly())
 			if err != nil {

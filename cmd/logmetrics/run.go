@@ -75,13 +75,16 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 		return nil, fmt.Errorf("bug: rules passed check but not compile: %w", err)
 	}
 	ex.SetLogger(log)
-	tl, err := tailer.New(tailerConfig(cfg), log)
+	tl, err := tailer.New(cfg.Tailer, log)
 	if err != nil {
 		return nil, err
 	}
-	scfg, maxPending := sinkConfig(cfg)
+	// Without an influxdb block, points go to stdout as line protocol.
+	var scfg sink.Config
+	maxPending := config.DefaultMaxPending
 	var dst sink.Destination = sink.NewStream(e.stdout)
 	if cfg.InfluxDB != nil {
+		scfg, maxPending = cfg.InfluxDB.Sink, cfg.InfluxDB.MaxPending
 		idb, err := sink.NewInfluxDB(scfg)
 		if err != nil {
 			return nil, err
@@ -149,28 +152,4 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 		return errors.New("stopped before everything read was delivered")
 	}
 	return err
-}
-
-func tailerConfig(cfg *config.Config) tailer.Config {
-	var tc tailer.Config
-	for _, s := range cfg.Sources {
-		start := tailer.StartAtEnd
-		if s.StartAt == config.StartAtBeginning {
-			start = tailer.StartAtBeginning
-		}
-		tc.Sources = append(tc.Sources, tailer.Source{Name: s.Name, Paths: s.Paths, Exclude: s.Exclude, StartAt: start})
-	}
-	return tc
-}
-
-// sinkConfig returns the sink's configuration and max_pending.
-func sinkConfig(cfg *config.Config) (sink.Config, int) {
-	i := cfg.InfluxDB
-	if i == nil {
-		return sink.Config{}, config.DefaultMaxPending
-	}
-	return sink.Config{
-		URL: i.URL, Token: i.Token, Org: i.Org, Bucket: i.Bucket,
-		BatchSize: i.BatchSize, FlushInterval: i.FlushInterval, Timeout: i.Timeout,
-	}, i.MaxPending
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/logmetrics/logmetrics/extract"
-	"github.com/logmetrics/logmetrics/internal/config"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 	"github.com/logmetrics/logmetrics/sink"
 	"github.com/logmetrics/logmetrics/tailer"
@@ -35,7 +34,7 @@ func cmdTest(e *env, args []string) int {
 	if cfg == nil {
 		return exitUsage
 	}
-	if *only != "" && !slices.ContainsFunc(cfg.Sources, func(s config.Source) bool { return s.Name == *only }) {
+	if *only != "" && !slices.ContainsFunc(cfg.Tailer.Sources, func(s tailer.Source) bool { return s.Name == *only }) {
 		fmt.Fprintf(e.stderr, "logmetrics test: no source %q in %s\n", *only, *path)
 		return exitUsage
 	}
@@ -54,7 +53,7 @@ func cmdTest(e *env, args []string) int {
 	d := dryRun{ex: ex, out: out, now: time.Now()}
 	code := exitOK
 	for _, in := range inputs {
-		sources := pickSources(cfg.Sources, *only, in)
+		sources := pickSources(cfg.Tailer.Sources, *only, in)
 		if err := d.file(in, sources, e.stdin); err != nil {
 			fmt.Fprintf(e.stderr, "logmetrics test: %v\n", err)
 			code = exitFailure
@@ -71,7 +70,7 @@ func cmdTest(e *env, args []string) int {
 // pickSources returns the sources a file's lines are offered to: the one
 // named by -source; else those whose paths match the file; else all (stdin
 // and files outside every source's paths).
-func pickSources(all []config.Source, only, file string) []string {
+func pickSources(all []tailer.Source, only, file string) []string {
 	var names []string
 	if only != "" {
 		return []string{only}

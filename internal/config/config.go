@@ -23,13 +23,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/logmetrics/logmetrics/extract"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/sink"
+	"github.com/logmetrics/logmetrics/tailer"
 )
 
 // Config is a loaded rules file.
@@ -38,7 +39,10 @@ type Config struct {
 	// InfluxDB is nil when the file has no influxdb block: points then go to
 	// stdout as line protocol.
 	InfluxDB *InfluxDB
-	Sources  []Source
+	// Tailer holds the sources' files: names, paths (absolute globs),
+	// exclude globs and start_at. Their tags and rules are in Extract,
+	// under the same names.
+	Tailer tailer.Config
 	// Extract holds every source's tags and rules. extract.Compile has
 	// accepted it during Load.
 	Extract extract.Config
@@ -58,61 +62,25 @@ type Agent struct {
 
 // InfluxDB is the influxdb block: where and how points are written.
 type InfluxDB struct {
-	URL string
-	// Token is an API token, or "user:password" (or "") for InfluxDB 1.8.
-	Token string
-	Org   string
-	// Bucket is a bucket, or "database/retention_policy" for InfluxDB 1.8.
-	Bucket        string
-	BatchSize     int
-	FlushInterval time.Duration
+	// Sink holds url, token, org, bucket, batch_size, flush_interval and
+	// timeout.
+	Sink sink.Config
 	// MaxPending is how many points may wait for delivery before the
-	// tailers pause. It is at least BatchSize.
+	// tailers pause. It is at least Sink.BatchSize.
 	MaxPending int
-	// Timeout bounds one write request.
-	Timeout time.Duration
 }
 
-// Source is what the tailer needs of one source block. Its tags and rules
-// are in Config.Extract, under the same name.
-type Source struct {
-	Name string
-	// Paths are doublestar globs, absolute.
-	Paths []string
-	// Exclude are doublestar globs. One without a "/" matches a file's base
-	// name ("*.gz"); one with a "/" is a path glob, made absolute like Paths.
-	Exclude []string
-	StartAt StartAt
-}
-
-// StartAt is where a source starts reading a file it has no saved position
-// for.
-type StartAt int
-
-// The start positions. The zero value is the default.
-const (
-	StartAtEnd       StartAt = iota // only lines written from now on
-	StartAtBeginning                // the whole file, for backfills and demos
-)
-
-// startAtNames are the values of start_at, indexed by StartAt.
-var startAtNames = [...]string{StartAtEnd: "end", StartAtBeginning: "beginning"}
-
-func (s StartAt) String() string {
-	if s >= 0 && int(s) < len(startAtNames) {
-		return startAtNames[s]
-	}
-	return "unknown"
-}
+// startAtNames are the values of start_at.
+var startAtNames = map[string]tailer.StartAt{"end": tailer.StartAtEnd, "beginning": tailer.StartAtBeginning}
 
 // Defaults of the optional attributes.
 const (
 	DefaultStateDir      = "/var/lib/logmetrics"
 	DefaultListen        = "127.0.0.1:9275"
-	DefaultBatchSize     = 5000
-	DefaultFlushInterval = time.Second
+	DefaultBatchSize     = sink.DefaultBatchSize
+	DefaultFlushInterval = sink.DefaultFlushInterval
 	DefaultMaxPending    = 100000
-	DefaultTimeout       = 10 * time.Second
+	DefaultTimeout       = sink.DefaultTimeout
 	DefaultMaxSeries     = 10000
 )
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/logmetrics/logmetrics/extract"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/sink"
+	"github.com/logmetrics/logmetrics/tailer"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .diag files")
@@ -131,13 +133,16 @@ func TestLoadConfig(t *testing.T) {
 					Tags:     []pipeline.Tag{{Key: "host", Value: host}},
 				},
 				InfluxDB: &InfluxDB{
-					URL: "http://127.0.0.1:8086", Token: "secret", Org: "example", Bucket: "logs",
-					BatchSize: 5000, FlushInterval: time.Second, MaxPending: 100000, Timeout: 10 * time.Second,
+					Sink: sink.Config{
+						URL: "http://127.0.0.1:8086", Token: "secret", Org: "example", Bucket: "logs",
+						BatchSize: 5000, FlushInterval: time.Second, Timeout: 10 * time.Second,
+					},
+					MaxPending: 100000,
 				},
-				Sources: []Source{
+				Tailer: tailer.Config{Sources: []tailer.Source{
 					{Name: "nginx", Paths: []string{"/var/log/nginx/access.log", "/var/log/nginx/*/access.log"}, Exclude: []string{"*.gz"}},
 					{Name: "app", Paths: []string{"/srv/app/logs/*.jsonl"}},
-				},
+				}},
 				Extract: extract.Config{Sources: []extract.Source{
 					{
 						Name: "nginx",
@@ -195,12 +200,12 @@ func TestLoadConfig(t *testing.T) {
 			path: "testdata/good/minimal.hcl",
 			want: &Config{
 				Agent: Agent{StateDir: DefaultStateDir, Listen: DefaultListen},
-				Sources: []Source{{
+				Tailer: tailer.Config{Sources: []tailer.Source{{
 					Name:    "app",
 					Paths:   []string{filepath.Join(good, "logs/app.log")},
 					Exclude: []string{"*.gz", filepath.Join(good, "logs/old/*")},
-					StartAt: StartAtBeginning,
-				}},
+					StartAt: tailer.StartAtBeginning,
+				}}},
 				Extract: extract.Config{Sources: []extract.Source{{
 					Name: "app",
 					Rules: []extract.Rule{{
@@ -246,7 +251,7 @@ func TestLoadExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
-	for _, src := range cfg.Sources {
+	for _, src := range cfg.Tailer.Sources {
 		var names []string
 		for _, p := range src.Paths {
 			m, err := doublestar.FilepathGlob(p)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/logmetrics/logmetrics/extract"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/sink"
+	"github.com/logmetrics/logmetrics/tailer"
 )
 
 // loader carries what every phase needs and collects the diagnostics.
@@ -62,7 +64,7 @@ func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
 			seen[s.Name] = s
 		}
 		src, xsrc, ok := l.source(s, agentTags)
-		cfg.Sources = append(cfg.Sources, src)
+		cfg.Tailer.Sources = append(cfg.Tailer.Sources, src)
 		cfg.Extract.Sources = append(cfg.Extract.Sources, xsrc)
 		if len(ok.Rules) > 0 && !dup {
 			compilable.Sources = append(compilable.Sources, ok)
@@ -136,7 +138,7 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 	if in == nil {
 		return nil
 	}
-	out := &InfluxDB{URL: in.URL, Token: in.Token, Org: in.Org, Bucket: in.Bucket}
+	out := &InfluxDB{Sink: sink.Config{URL: in.URL, Token: in.Token, Org: in.Org, Bucket: in.Bucket}}
 	// An empty range means gohcl found no url and has said so.
 	if u, err := url.Parse(in.URL); !in.URLRange.Empty() && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		l.errorf(in.URLRange, &in.DefRange, "Invalid url",
@@ -147,11 +149,11 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 			"Set bucket to the bucket to write to, or to \"database/retention_policy\" for InfluxDB 1.8.")
 	}
 	var batchOK, pendingOK bool
-	out.BatchSize, batchOK = l.positive(in.BatchSize, in.BatchSizeRange, "batch_size", DefaultBatchSize)
+	out.Sink.BatchSize, batchOK = l.positive(in.BatchSize, in.BatchSizeRange, "batch_size", DefaultBatchSize)
 	out.MaxPending, pendingOK = l.positive(in.MaxPending, in.MaxPendingRange, "max_pending", DefaultMaxPending)
-	out.FlushInterval, _ = l.duration(in.FlushInterval, in.FlushIntervalRange, "flush_interval", DefaultFlushInterval, false)
-	out.Timeout, _ = l.duration(in.Timeout, in.TimeoutRange, "timeout", DefaultTimeout, false)
-	if batchOK && pendingOK && out.MaxPending < out.BatchSize {
+	out.Sink.FlushInterval, _ = l.duration(in.FlushInterval, in.FlushIntervalRange, "flush_interval", DefaultFlushInterval, false)
+	out.Sink.Timeout, _ = l.duration(in.Timeout, in.TimeoutRange, "timeout", DefaultTimeout, false)
+	if batchOK && pendingOK && out.MaxPending < out.Sink.BatchSize {
 		// A full batch must fit among the pending points, or the tailers
 		// would pause before the first batch fills and wait for its timer.
 		rng := in.MaxPendingRange
@@ -159,7 +161,7 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 			rng = in.BatchSizeRange
 		}
 		l.errorf(rng, &in.DefRange, "max_pending below batch_size",
-			"max_pending (%d) must be at least batch_size (%d); raise max_pending or lower batch_size.", out.MaxPending, out.BatchSize)
+			"max_pending (%d) must be at least batch_size (%d); raise max_pending or lower batch_size.", out.MaxPending, out.Sink.BatchSize)
 	}
 	return out
 }
@@ -202,8 +204,8 @@ func (l *loader) duration(v *string, rng hcl.Range, name string, def time.Durati
 // source checks one source block. It returns the tailer's part, the
 // extraction part, and the extraction part reduced to the rules that passed
 // this package's checks.
-func (l *loader) source(s *sourceHCL, agentTags []item) (Source, extract.Source, extract.Source) {
-	out := Source{Name: s.Name}
+func (l *loader) source(s *sourceHCL, agentTags []item) (tailer.Source, extract.Source, extract.Source) {
+	out := tailer.Source{Name: s.Name}
 	if s.Name == "" {
 		l.errorf(s.NameRange, &s.DefRange, "Empty source name", "Give the source a name, such as source \"nginx\".")
 	}
@@ -221,8 +223,8 @@ func (l *loader) source(s *sourceHCL, agentTags []item) (Source, extract.Source,
 	excl, rngs, _ := l.strings(s.Exclude, "exclude")
 	out.Exclude = l.globs(excl, rngs, &s.DefRange, "exclude", false)
 	if s.StartAt != nil {
-		if i := slices.Index(startAtNames[:], *s.StartAt); i >= 0 {
-			out.StartAt = StartAt(i)
+		if at, ok := startAtNames[*s.StartAt]; ok {
+			out.StartAt = at
 		} else {
 			l.errorf(s.StartAtRange, &s.DefRange, "Invalid start_at",
 				"start_at must be \"end\" (only new lines) or \"beginning\" (the whole file); %q is neither.", *s.StartAt)

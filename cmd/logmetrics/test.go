@@ -43,7 +43,17 @@ func cmdTest(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "logmetrics test: bug: rules passed check but not compile: %v\n", err)
 		return exitFailure
 	}
-	ex.SetLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	// Samples of per-line problems, without timestamps: a dry run's
+	// output should read the same every time.
+	ex.SetLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})))
 
 	inputs := fs.Args()
 	if len(inputs) == 0 {
@@ -141,11 +151,19 @@ func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
 	return err
 }
 
-// printTable shows what each rule did, and the first lines no rule took.
+// printTable shows what each rule did, and the first lines no rule took,
+// for the sources that were offered lines.
 func printTable(w io.Writer, st extract.Stats, tooLong int64) {
+	used := map[string]bool{}
+	for _, s := range st.Sources {
+		used[s.Source] = s.Lines > 0
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "source\trule\ttaken\tnot taken\tfiltered\tpoints\tbad value\tmissing\tbad time\tdropped\t")
 	for _, r := range st.Rules {
+		if !used[r.Source] {
+			continue
+		}
 		points := fmt.Sprint(r.Points)
 		if r.Aggregated > 0 {
 			points = fmt.Sprintf("(aggregate) %d", r.Points)
@@ -155,6 +173,9 @@ func printTable(w io.Writer, st extract.Stats, tooLong int64) {
 	}
 	tw.Flush()
 	for _, s := range st.Sources {
+		if !used[s.Source] {
+			continue
+		}
 		fmt.Fprintf(w, "\n%s: %d lines, %d taken by no rule\n", s.Source, s.Lines, s.Unmatched)
 		for _, smp := range s.Samples {
 			fmt.Fprintf(w, "  %s@%d: %s\n", smp.Path, smp.Offset, smp.Text)

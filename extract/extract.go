@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
@@ -203,7 +204,11 @@ func (s *source) sample(line *pipeline.Line) {
 	}
 	text := line.Text
 	if len(text) > 200 {
-		text = text[:200] + "…"
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(text[cut]) { // keep whole characters
+			cut--
+		}
+		text = text[:cut] + "…"
 	}
 	s.samples = append(s.samples, Sample{Origin: line.Origin, Text: text})
 }

@@ -14,14 +14,14 @@ const diagWidth = 100
 
 // configFlag adds the -config flag every command that reads rules has.
 func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", "", "the rules `file` (HCL)")
+	return fs.String("config", "", "the rules `FILE` (HCL)")
 }
 
 // loadConfig loads the rules file and prints its diagnostics, warnings
 // included. It returns nil when the file has errors or none was named.
-func loadConfig(e *env, path string) *config.Config {
+func loadConfig(e *env, cmd, path string) *config.Config {
 	if path == "" {
-		fmt.Fprintln(e.stderr, "logmetrics: -config is required")
+		fmt.Fprintf(e.stderr, "logmetrics %s: -config is required (see logmetrics %s -h)\n", cmd, cmd)
 		return nil
 	}
 	cfg, files, diags := config.Load(path)
@@ -59,7 +59,7 @@ func cmdCheck(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "logmetrics check: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
-	cfg := loadConfig(e, *path)
+	cfg := loadConfig(e, "check", *path)
 	if cfg == nil {
 		return exitUsage
 	}

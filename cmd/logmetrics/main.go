@@ -41,7 +41,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"run", "-config FILE", "follow the sources and ship their points", cmdRun},
+		{"run", "-config FILE [-log-level LEVEL]", "follow the sources and ship their points", cmdRun},
 		{"check", "-config FILE", "validate a rules file", cmdCheck},
 		{"test", "-config FILE [-source NAME] [FILE ...]", "dry run: print the points of files (or stdin) as line protocol", cmdTest},
 		{"version", "", "print the version", cmdVersion},
@@ -90,7 +90,7 @@ func flags(e *env, name string) *flag.FlagSet {
 	fs.Usage = func() {
 		for _, c := range commands {
 			if c.name == name {
-				fmt.Fprintf(fs.Output(), "Usage: logmetrics %s %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
+				fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s.\n", strings.TrimSpace("logmetrics "+c.name+" "+c.args), capitalize(c.summary))
 			}
 		}
 		if hasFlags(fs) {
@@ -131,6 +131,10 @@ func cmdVersion(e *env, args []string) int {
 	fs := flags(e, "version")
 	if code, done := parse(fs, args); done {
 		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "logmetrics version: unexpected arguments %q\n", fs.Args())
+		return exitUsage
 	}
 	rev := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {

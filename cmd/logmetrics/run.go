@@ -29,7 +29,7 @@ const lineBuffer = 1024
 func cmdRun(e *env, args []string) int {
 	fs := flags(e, "run")
 	path := configFlag(fs)
-	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	level := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -38,7 +38,7 @@ func cmdRun(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "logmetrics run: -log-level: %v\n", err)
 		return exitUsage
 	}
-	cfg := loadConfig(e, *path)
+	cfg := loadConfig(e, "run", *path)
 	if cfg == nil {
 		return exitUsage
 	}

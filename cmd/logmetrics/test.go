@@ -26,11 +26,11 @@ import (
 func cmdTest(e *env, args []string) int {
 	fs := flags(e, "test")
 	path := configFlag(fs)
-	only := fs.String("source", "", "offer the lines to this source's rules only (default: the sources whose paths match each file, or all)")
+	only := fs.String("source", "", "offer the lines to the rules of source `NAME` only (default: the sources whose paths match each file, or all)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	cfg := loadConfig(e, *path)
+	cfg := loadConfig(e, "test", *path)
 	if cfg == nil {
 		return exitUsage
 	}
@@ -178,7 +178,8 @@ func printTable(w io.Writer, st extract.Stats, tooLong int64) {
 		}
 		fmt.Fprintf(w, "\n%s: %d lines, %d taken by no rule\n", s.Source, s.Lines, s.Unmatched)
 		for _, smp := range s.Samples {
-			fmt.Fprintf(w, "  %s@%d: %s\n", smp.Path, smp.Offset, smp.Text)
+			// Quoted: a log line must not drive the terminal.
+			fmt.Fprintf(w, "  %s, line ending at byte %d: %q\n", smp.Path, smp.Offset, smp.Text)
 		}
 	}
 	if tooLong > 0 {

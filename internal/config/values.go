@@ -39,14 +39,17 @@ type item struct {
 func (l *loader) collection(expr hcl.Expression) (shape, []item) {
 	if exprs, diags := hcl.ExprList(expr); !diags.HasErrors() {
 		items := make([]item, 0, len(exprs))
+		sh := listShape
 		for _, e := range exprs {
 			v, diags := e.Value(l.ctx)
 			l.diags = append(l.diags, diags...)
-			if !diags.HasErrors() {
-				items = append(items, item{Value: v, Range: e.Range(), ValueRange: e.Range()})
+			if diags.HasErrors() {
+				sh = failed // reported; the list is not empty, just broken
+				continue
 			}
+			items = append(items, item{Value: v, Range: e.Range(), ValueRange: e.Range()})
 		}
-		return listShape, items
+		return sh, items
 	}
 	if pairs, diags := hcl.ExprMap(expr); !diags.HasErrors() {
 		items := make([]item, 0, len(pairs))
@@ -140,7 +143,7 @@ func (l *loader) number(v cty.Value, rng hcl.Range, what string) (float64, bool)
 func (l *loader) strings(expr hcl.Expression, name string) ([]string, []hcl.Range, shape) {
 	sh, items := l.collection(expr)
 	switch sh {
-	case absent, failed:
+	case absent:
 		return nil, nil, sh
 	case mapShape, scalarShape:
 		l.errorf(expr.Range(), nil, "Not a list",
@@ -150,10 +153,14 @@ func (l *loader) strings(expr hcl.Expression, name string) ([]string, []hcl.Rang
 	out := make([]string, 0, len(items))
 	rngs := make([]hcl.Range, 0, len(items))
 	for _, it := range items {
-		if s, ok := l.str(it.Value, it.ValueRange, "Each element of "+name); ok {
-			out = append(out, s)
-			rngs = append(rngs, it.ValueRange)
+		s, ok := l.str(it.Value, it.ValueRange, "Each element of "+name)
+		if !ok {
+			// Already reported; callers must not also call the list empty.
+			sh = failed
+			continue
 		}
+		out = append(out, s)
+		rngs = append(rngs, it.ValueRange)
 	}
 	return out, rngs, sh
 }

@@ -1,0 +1,7 @@
+source "s" {
+  paths = [env("LOGMETRICS_TEST_UNSET")]
+  rule "r" {
+    logfmt = true
+    fields = { v = "int" }
+  }
+}

@@ -19,9 +19,9 @@ build:
 ## influxd: InfluxDB OSS 1.8.10 (server and CLI) in bin/, built once
 influxd: $(BIN)/influxd $(BIN)/influx
 $(BIN)/influxd:
-	GOBIN=$(BIN) $(GO) install $(INFLUXDB)/influxd@$(INFLUX_V)
+	GOBIN=$(BIN) $(GO) install -ldflags "-X main.version=$(INFLUX_V:v%=%)" $(INFLUXDB)/influxd@$(INFLUX_V)
 $(BIN)/influx:
-	GOBIN=$(BIN) $(GO) install $(INFLUXDB)/influx@$(INFLUX_V)
+	GOBIN=$(BIN) $(GO) install -ldflags "-X main.version=$(INFLUX_V:v%=%)" $(INFLUXDB)/influx@$(INFLUX_V)
 
 ## test: vet and every test, the integration tests against a real InfluxDB included
 test: influxd

@@ -107,7 +107,7 @@ type fieldPlan struct {
 	key   string
 	at    int
 	typ   Type
-	scale float64
+	scale scaler
 }
 
 // compileRule compiles one rule, returning every problem it finds.
@@ -213,7 +213,7 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 			fail(part, "scale applies to float and duration fields only")
 		}
 		fieldKeys[f.Key] = true
-		r.fields = append(r.fields, fieldPlan{key: f.Key, at: use(f.From, part), typ: f.Type, scale: f.Scale})
+		r.fields = append(r.fields, fieldPlan{key: f.Key, at: use(f.From, part), typ: f.Type, scale: newScaler(f.Scale)})
 	}
 	sort.Slice(r.fields, func(i, j int) bool { return r.fields[i].key < r.fields[j].key })
 

@@ -148,9 +148,13 @@ func TestExtract(t *testing.T) {
 			name: "colliding points are separated per series",
 			src: Source{Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime, Tags: []TagSpec{{"s", "s"}},
 				Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}},
-			lines: []string{`t=1 s=a v=1`, `t=1 s=a v=2`, `t=1 s=b v=3`, `t=1 s=a v=4`, `t=1.000000001 s=a v=5`, `t=2 s=a v=6`, `t=1 s=a v=7`, `t=2 s=a v=8`},
-			want: []string{`r,s=a v=1i 1000000000`, `r,s=a v=2i 1000000001`, `r,s=b v=3i 1000000000`, `r,s=a v=4i 1000000002`,
-				`r,s=a v=5i 1000000003`, `r,s=a v=6i 2000000000`, `r,s=a v=7i 1000000000`, `r,s=a v=8i 2000000000`},
+			lines: []string{`t=1 s=a v=1`, `t=1 s=a v=2`, `t=1 s=b v=3`, `t=1.000000004 s=a v=4`, `t=1 s=a v=5`, `t=1 s=a v=6`,
+				`t=2 s=a v=7`, `t=1 s=a v=8`, `t=2 s=a v=9`, `t=1.000000004 s=a v=10`},
+			want: []string{`r,s=a v=1i 1000000000`, `r,s=a v=2i 1000000001`, `r,s=b v=3i 1000000000`, `r,s=a v=4i 1000000004`,
+				`r,s=a v=5i 1000000002`, `r,s=a v=6i 1000000003`, `r,s=a v=7i 2000000000`,
+				// back to second 1, out of order: after 1000000003 comes 1000000005,
+				// since 1000000004 is v=4's own time
+				`r,s=a v=8i 1000000005`, `r,s=a v=9i 2000000001`, `r,s=a v=10i 1000000006`},
 		},
 		{
 			name: "aggregate rules emit nothing yet",

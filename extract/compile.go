@@ -130,8 +130,10 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 		return len(r.names) - 1
 	}
 	// parts remembers which attribute first used each name, to blame it when
-	// the name turns out not to exist.
+	// the name turns out not to exist; data marks the names of tags and
+	// fields, the values a JSON or logfmt line must hold one of.
 	parts := map[string]string{}
+	data := map[string]bool{}
 	use := func(name, part string) int {
 		if _, ok := parts[name]; !ok {
 			parts[name] = part
@@ -179,6 +181,7 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 		}
 		tagKeys[t.Key] = true
 		r.tags = append(r.tags, tagPlan{key: t.Key, at: use(t.From, part), static: ""})
+		data[t.From] = true
 	}
 	for _, t := range sc.Tags {
 		if !tagKeys[t.Key] {
@@ -214,10 +217,11 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 		}
 		fieldKeys[f.Key] = true
 		r.fields = append(r.fields, fieldPlan{key: f.Key, at: use(f.From, part), typ: f.Type, scale: newScaler(f.Scale)})
+		data[f.From] = true
 	}
 	sort.Slice(r.fields, func(i, j int) bool { return r.fields[i].key < r.fields[j].key })
 
-	m, err := compileMatcher(rc, r.names, parts)
+	m, err := compileMatcher(rc, r.names, parts, data)
 	errs = append(errs, err...)
 	r.matcher = m
 	if len(errs) > 0 {
@@ -236,8 +240,9 @@ func hasTag(tags []pipeline.Tag, key string) bool {
 }
 
 // compileMatcher builds the matcher of the rule's mode for names; parts says
-// which attribute to blame for a name that cannot exist.
-func compileMatcher(rc Rule, names []string, parts map[string]string) (matcher, []error) {
+// which attribute to blame for a name that cannot exist, and data which
+// names are tags or fields.
+func compileMatcher(rc Rule, names []string, parts map[string]string, data map[string]bool) (matcher, []error) {
 	var errs []error
 	switch rc.Mode {
 	case Regex:
@@ -264,6 +269,7 @@ func compileMatcher(rc Rule, names []string, parts map[string]string) (matcher, 
 				errs = append(errs, &partError{parts[name], fmt.Errorf("%q is not a JSON path: write keys separated by single dots, such as \"http.status\" or \"items.0.id\"", name)})
 			}
 			m.paths = append(m.paths, newJSONPath(name))
+			m.data = append(m.data, data[name])
 		}
 		return m, errs
 	case Logfmt:
@@ -273,6 +279,7 @@ func compileMatcher(rc Rule, names []string, parts map[string]string) (matcher, 
 				errs = append(errs, &partError{parts[name], fmt.Errorf("%q cannot be a logfmt key: keys have no spaces, '=' or '\"'", name)})
 			}
 			m.index[name] = i
+			m.data = append(m.data, data[name])
 		}
 		return m, errs
 	}

@@ -23,6 +23,8 @@ type timeParser struct {
 	loc    *time.Location
 	// unitNanos is the size of one unit of a unix layout in nanoseconds.
 	unitNanos int64
+	// zoneName is set when the layout reads a zone abbreviation ("MST").
+	zoneName bool
 }
 
 // namedLayouts are the layouts a rule can name instead of spelling them out.
@@ -67,7 +69,7 @@ func compileTime(layout, location string) (*timeParser, error) {
 	if err != nil {
 		return nil, &partError{"time.layout", err}
 	}
-	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc}, nil
+	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: strings.Contains(goLayout, "MST")}, nil
 }
 
 // goLayoutOf turns a named, strftime or Go layout into a Go layout and checks
@@ -188,6 +190,13 @@ func (p *timeParser) parse(s string, modTime time.Time) (int64, error) {
 	t, err := time.ParseInLocation(p.layout, s, p.loc)
 	if err != nil {
 		return 0, err
+	}
+	if p.zoneName {
+		// Go reads an abbreviation it does not know in p.loc as UTC
+		// ("PDT" outside America/...): refuse rather than be hours off.
+		if name, off := t.Zone(); off == 0 && t.Location() != p.loc && name != "UTC" && name != "GMT" {
+			return 0, fmt.Errorf("zone %q is unknown in location %s: set the rule's location to the zone the log is written in", name, p.loc)
+		}
 	}
 	if t.Year() == 0 {
 		t = inferYear(t, modTime)

@@ -47,6 +47,10 @@ func TestParseTime(t *testing.T) {
 		{name: "syslog time after mtime goes back a year", layout: "syslog", in: "Jan  1 12:00:01", modTime: mod, want: ns("2024-01-01T12:00:01Z")},
 		{name: "syslog Feb 29 finds a leap year", layout: "syslog", in: "Feb 29 10:00:00", modTime: mod, want: ns("2024-02-29T10:00:00Z")},
 		{name: "syslog with location", layout: "syslog", location: "America/New_York", in: "Oct 10 08:00:00", modTime: mod, want: ns("2024-10-10T12:00:00Z")},
+		{name: "zone abbreviation known in location", layout: "unixdate", location: "America/Los_Angeles", in: "Fri Oct 10 13:55:36 PDT 2025", want: ns("2025-10-10T20:55:36Z")},
+		{name: "zone abbreviation UTC", layout: "unixdate", in: "Fri Oct 10 13:55:36 UTC 2025", want: ns("2025-10-10T13:55:36Z")},
+		{name: "zone abbreviation unknown", layout: "unixdate", in: "Fri Oct 10 13:55:36 PDT 2025", wantErr: `zone "PDT" is unknown in location UTC`},
+		{name: "strftime %Z unknown", layout: "%Y-%m-%d %H:%M:%S %Z", location: "America/Los_Angeles", in: "2025-10-10 13:55:36 CEST", wantErr: `zone "CEST" is unknown`},
 		{name: "bad input", layout: "rfc3339", in: "yesterday", wantErr: "cannot parse"},
 		{name: "year out of range", layout: "2006-01-02", in: "3000-01-01", wantErr: "outside"},
 	}

@@ -105,9 +105,10 @@ func (p jsonPath) lookup(v *fastjson.Value, i int) *fastjson.Value {
 }
 
 // jsonMatcher takes lines that are JSON objects holding at least one of the
-// rule's names.
+// rule's tag or field names: a line with only a timestamp is not the rule's.
 type jsonMatcher struct {
 	paths []jsonPath
+	data  []bool // per name: a tag or field name
 }
 
 func (m *jsonMatcher) fill(lc *lineCtx, vals []value) bool {
@@ -124,7 +125,7 @@ func (m *jsonMatcher) fill(lc *lineCtx, vals []value) bool {
 	any := false
 	for i, p := range m.paths {
 		vals[i] = lc.jsonValue(p.lookup(lc.jsonDoc, 0))
-		any = any || vals[i].ok
+		any = any || vals[i].ok && m.data[i]
 	}
 	return any
 }
@@ -153,10 +154,11 @@ func (lc *lineCtx) jsonValue(v *fastjson.Value) value {
 	}
 }
 
-// logfmtMatcher takes lines holding at least one of the rule's keys. When a
-// key repeats, its first value counts (as for JSON).
+// logfmtMatcher takes lines holding at least one of the rule's tag or field
+// keys. When a key repeats, its first value counts (as for JSON).
 type logfmtMatcher struct {
 	index map[string]int // key -> position in vals
+	data  []bool         // per name: a tag or field name
 }
 
 func (m *logfmtMatcher) fill(lc *lineCtx, vals []value) bool {
@@ -171,7 +173,7 @@ func (m *logfmtMatcher) fill(lc *lineCtx, vals []value) bool {
 	for _, kv := range lc.pairs {
 		if i, ok := m.index[kv.key]; ok && !vals[i].ok && kv.hasValue {
 			vals[i] = value{s: kv.value, ok: true}
-			any = true
+			any = any || m.data[i]
 		}
 	}
 	return any

@@ -338,3 +338,15 @@ func TestWriteDiagnosticsLimit(t *testing.T) {
 		t.Errorf("output ends with %q, want %q", out[max(0, len(out)-100):], want)
 	}
 }
+
+// TestHeredocLineEndings: a rules file saved with CRLF line endings must
+// give the same regex as one with LF; a leftover "\r" would match nothing.
+func TestHeredocLineEndings(t *testing.T) {
+	cfg, files, diags := Load("testdata/good/crlf.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("crlf.hcl:\n%s", render(t, files, diags))
+	}
+	if got, want := cfg.Extract.Sources[0].Rules[0].Pattern, `^(?P<v>\d+)$`; got != want {
+		t.Errorf("pattern = %q, want %q", got, want)
+	}
+}

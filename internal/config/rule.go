@@ -110,10 +110,16 @@ func (c *ruleChecker) mode(r *ruleHCL) {
 	}
 	c.out.Mode = set[0].mode
 	if r.Regex != nil {
-		// Lines never hold a newline, so a trailing one can only be the
-		// end of a heredoc, and would keep the pattern from matching.
-		c.out.Pattern = strings.TrimSuffix(*r.Regex, "\n")
+		// Lines never hold a line ending, so a trailing one can only be
+		// the end of a heredoc (CRLF in a file written on Windows), and
+		// would keep the pattern from matching.
+		pat := strings.TrimSuffix(strings.TrimSuffix(*r.Regex, "\n"), "\r")
+		c.out.Pattern = pat
 		c.places.parts["regex"] = r.RegexValueRange
+		if strings.TrimRight(pat, " \t") != pat {
+			c.warnf(r.RegexValueRange, nil, "Regex ends in white space",
+				"The regex of rule %q ends in spaces or tabs, which a line must then end with too; if that is not meant, remove them (a heredoc keeps trailing spaces).", c.name)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ package extract
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -47,6 +48,7 @@ type ruleCounters struct {
 	points, aggregated                 atomic.Uint64
 	timeErrors, conversionErrors       atomic.Uint64
 	missing, noFields, compositeValues atomic.Uint64
+	seriesTooLong                      atomic.Uint64
 }
 
 // SetLogger sets where samples of per-line problems are logged.
@@ -127,7 +129,7 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 			v := vals[tp.at]
 			switch {
 			case v.composite:
-				e.problem(r, &r.stats.compositeValues, line, "object or array as tag", r.names[tp.at], "")
+				e.problem(r, &r.stats.compositeValues, line, "object or array as tag", tp.key, "")
 			case v.ok && v.s != "":
 				val = v.s
 			}
@@ -140,7 +142,7 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 		v := vals[fp.at]
 		switch {
 		case v.composite:
-			e.problem(r, &r.stats.compositeValues, line, "object or array as field", r.names[fp.at], "")
+			e.problem(r, &r.stats.compositeValues, line, "object or array as field", fp.key, "")
 			continue
 		case !v.ok || (v.s == "" && fp.typ != TypeString):
 			r.stats.missing.Add(1)
@@ -148,7 +150,7 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 		}
 		fv, err := convert(v.s, fp.typ, fp.scale)
 		if err != nil {
-			e.problem(r, &r.stats.conversionErrors, line, "bad value", r.names[fp.at], v.s)
+			e.problem(r, &r.stats.conversionErrors, line, "bad value", fp.key, v.s)
 			continue
 		}
 		p.Fields = append(p.Fields, pipeline.Field{Key: fp.key, Value: fv})
@@ -158,9 +160,28 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 		e.problem(r, &r.stats.noFields, line, "point without fields dropped", "", "")
 		return true
 	}
+	if n := seriesBytes(p); n > maxSeriesBytes {
+		rec.Points = rec.Points[:len(rec.Points)-1]
+		e.problem(r, &r.stats.seriesTooLong, line, "point with too long a series key dropped", "", strconv.Itoa(n))
+		return true
+	}
 	p.Time = e.sep.stamp(line.Path, p, ts)
 	r.stats.points.Add(1)
 	return true
+}
+
+// maxSeriesBytes bounds the measurement and tags of a point. InfluxDB
+// refuses series keys over 65535 bytes after escaping, and line protocol can
+// make a byte three (U+FFFD for a byte it cannot carry); one such point
+// would make InfluxDB refuse or half-write its whole batch.
+const maxSeriesBytes = 65535 / 3
+
+func seriesBytes(p *pipeline.Point) int {
+	n := len(p.Measurement)
+	for _, t := range p.Tags {
+		n += len(t.Key) + len(t.Value) + 2
+	}
+	return n
 }
 
 // nextPoint appends an empty point to rec, reusing the tag and field slices
@@ -180,7 +201,7 @@ func nextPoint(rec *pipeline.Record) *pipeline.Point {
 // problem counts a per-line problem of rule r.
 func (e *Extractor) problem(r *rule, c *atomic.Uint64, line *pipeline.Line, what, name, detail string) {
 	if n, sample := count(c); sample {
-		e.log.Warn(what, "rule", r.name, "name", name, "detail", detail, "file", line.Path, "offset", line.Offset, "count", n)
+		e.log.Warn(what, "rule", r.name, "key", name, "detail", detail, "file", line.Path, "offset", line.Offset, "count", n)
 	}
 }
 

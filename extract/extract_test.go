@@ -164,6 +164,13 @@ func TestExtract(t *testing.T) {
 			want:  nil,
 		},
 		{
+			name: "a point whose series key InfluxDB would refuse is dropped",
+			src: Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\d+) (?P<s>\S*)$`, Time: unixTime,
+				Tags: []TagSpec{{"s", "s"}}, Fields: []FieldSpec{{Key: "v", From: "t", Type: TypeInt}}}}},
+			lines: []string{"1 " + strings.Repeat("x", 30000), "2 short"},
+			want:  []string{`r,s=short v=2i 2000000000`},
+		},
+		{
 			name: "a very long line and invalid UTF-8 pass through",
 			src: Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\d+) (?P<s>.*)$`, Time: unixTime,
 				Fields: []FieldSpec{{Key: "n", From: "s", Type: TypeInt}, {Key: "len", From: "t", Type: TypeInt}}}}},

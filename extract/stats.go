@@ -44,6 +44,9 @@ type RuleStats struct {
 	Missing          uint64
 	CompositeValues  uint64
 	NoFields         uint64
+	// SeriesTooLong counts points dropped because their measurement and
+	// tags are too long for InfluxDB's series key.
+	SeriesTooLong uint64
 }
 
 // Stats returns a snapshot of the counters; it is safe to call at any time.
@@ -67,7 +70,7 @@ func (e *Extractor) Stats() Stats {
 				Points: c.points.Load(), Aggregated: c.aggregated.Load(),
 				TimeErrors: c.timeErrors.Load(), ConversionErrors: c.conversionErrors.Load(),
 				Missing: c.missing.Load(), CompositeValues: c.compositeValues.Load(),
-				NoFields: c.noFields.Load(),
+				NoFields: c.noFields.Load(), SeriesTooLong: c.seriesTooLong.Load(),
 			})
 		}
 	}

@@ -169,7 +169,7 @@ func printTable(w io.Writer, st extract.Stats, tooLong int64) {
 			points = fmt.Sprintf("(aggregate) %d", r.Points)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t\n", r.Source, r.Rule, r.Taken, r.NotTaken, r.Filtered,
-			points, r.ConversionErrors+r.CompositeValues, r.Missing, r.TimeErrors, r.NoFields)
+			points, r.ConversionErrors+r.CompositeValues, r.Missing, r.TimeErrors, r.NoFields+r.SeriesTooLong)
 	}
 	tw.Flush()
 	for _, s := range st.Sources {

@@ -384,7 +384,7 @@ func (s *Sink) finalFlush(ctx context.Context, acks chan<- pipeline.Ack) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
 	if err := s.flush(fctx, acks); err != nil {
-		s.log.Error("final flush incomplete: undelivered records will be read again at the next start",
+		s.log.Error("final flush incomplete: points not written",
 			"points", len(s.ends)-s.done, "err", err)
 		return errors.Join(ctx.Err(), fmt.Errorf("final flush: %w", err))
 	}

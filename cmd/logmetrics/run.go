@@ -67,6 +67,7 @@ type agentPipeline struct {
 	sk     *sink.Sink
 	log    *slog.Logger
 	recCap int
+	grace  time.Duration // shutdownGrace; tests shorten it
 }
 
 func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, error) {
@@ -99,13 +100,14 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	// in the sink hold about max_pending points. (The exact bound, counted
 	// in points, comes with acknowledged positions.)
 	recCap := max(1, maxPending-scfg.BatchSize)
-	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap}, nil
+	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap, grace: shutdownGrace}, nil
 }
 
 // run runs the stages until the tailer stops or a stage fails. The first
-// signal stops reading; what was read is then extracted and delivered, for
-// at most shutdownGrace. A second signal, or the grace running out, cancels
-// the rest.
+// signal stops reading; what was read is then extracted and delivered. When
+// shutdownGrace runs out the stages are cancelled, and the sink makes one
+// last attempt bounded by its write timeout. A second signal returns at
+// once, leaving the stages to die with the process.
 func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
@@ -113,23 +115,25 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 	readCtx, stopReading := context.WithCancel(gctx)
 	defer stopReading()
 
-	stopped := make(chan struct{})
+	stopped := make(chan struct{}) // closed when run returns
 	defer close(stopped)
-	go func() { // owned by run: it ends when run returns
+	now := make(chan struct{}) // closed on a second signal
+	go func() {                // owned by run: it ends when run returns
 		select {
 		case sig := <-sigs:
-			p.log.Info("stopping: delivering what was read", "signal", sig.String(), "grace", shutdownGrace)
+			p.log.Info("stopping: delivering what was read", "signal", sig.String(), "grace", p.grace)
 			stopReading()
 		case <-stopped:
 			return
 		}
-		grace := time.NewTimer(shutdownGrace)
+		grace := time.NewTimer(p.grace)
 		defer grace.Stop()
 		select {
 		case sig := <-sigs:
-			p.log.Warn("stopping now", "signal", sig.String())
+			p.log.Warn("stopping at once: what was read and not yet written is lost", "signal", sig.String())
+			close(now)
 		case <-grace.C:
-			p.log.Warn("stopping now: shutdown grace ran out", "grace", shutdownGrace)
+			p.log.Warn("shutdown grace ran out: one last write, then stop", "grace", p.grace)
 		case <-stopped:
 			return
 		}
@@ -147,9 +151,15 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 		}
 		return nil
 	})
-	err := g.Wait()
-	if errors.Is(err, context.Canceled) && parent.Err() == nil {
-		return errors.New("stopped before everything read was delivered")
+	waited := make(chan error, 1)
+	go func() { waited <- g.Wait() }() // owned by run, or by the exit after a second signal
+	select {
+	case err := <-waited:
+		if errors.Is(err, context.Canceled) && parent.Err() == nil {
+			return errors.New("stopped before everything read was delivered")
+		}
+		return err
+	case <-now:
+		return errors.New("stopped at once by a second signal")
 	}
-	return err
 }

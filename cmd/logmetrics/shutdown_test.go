@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logmetrics/logmetrics/internal/config"
+)
+
+// unavailable starts a fake InfluxDB that answers every write with 503,
+// and returns its URL and a channel that gets a value per write attempt.
+func unavailable(t *testing.T) (string, <-chan struct{}) {
+	t.Helper()
+	attempts := make(chan struct{}, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case attempts <- struct{}{}:
+		default:
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, attempts
+}
+
+// stuckPipeline is a pipeline with lines read and a sink that cannot
+// deliver them.
+func stuckPipeline(t *testing.T) (*agentPipeline, <-chan struct{}) {
+	t.Helper()
+	url, attempts := unavailable(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.log"), []byte("v=1\nv=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rules := `
+influxdb {
+  url            = "` + url + `"
+  bucket         = "db"
+  flush_interval = "10ms"
+  timeout        = "200ms"
+}
+source "s" {
+  paths    = ["app.log"]
+  start_at = "beginning"
+  rule "r" {
+    logfmt = true
+    fields = { v = "int" }
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "rules.hcl"), []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, diags := config.Load(filepath.Join(dir, "rules.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, err := newPipeline(cfg, &env{stdout: io.Discard, stderr: io.Discard}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, attempts
+}
+
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s within 10s", what)
+	}
+}
+
+// TestRunSecondSignalStopsAtOnce: with InfluxDB down, a second signal ends
+// run at once, reporting that not everything was delivered.
+func TestRunSecondSignalStopsAtOnce(t *testing.T) {
+	p, attempts := stuckPipeline(t)
+	sigs := make(chan os.Signal, 2)
+	done := make(chan error, 1)
+	go func() { done <- p.run(context.Background(), sigs) }()
+	waitFor(t, attempts, "write attempt")
+	sigs <- os.Interrupt
+	sigs <- os.Interrupt
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "second signal") {
+			t.Errorf("run = %v, want the second-signal error", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("run still running 2s after a second signal")
+	}
+}
+
+// TestRunGraceRunsOut: with InfluxDB down, one signal ends run after the
+// grace and one last bounded write, with an error, not never.
+func TestRunGraceRunsOut(t *testing.T) {
+	p, attempts := stuckPipeline(t)
+	p.grace = 300 * time.Millisecond
+	sigs := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- p.run(context.Background(), sigs) }()
+	waitFor(t, attempts, "write attempt")
+	start := time.Now()
+	sigs <- os.Interrupt
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("run = nil, want an error: the points were not delivered")
+		}
+		// grace (0.3s) + one write timeout (0.2s), with slack for a
+		// loaded machine.
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("run took %v after the signal", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run still running 10s after a signal with a 0.3s grace")
+	}
+}

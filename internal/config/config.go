@@ -80,6 +80,7 @@ const (
 	DefaultBatchSize     = sink.DefaultBatchSize
 	DefaultFlushInterval = sink.DefaultFlushInterval
 	DefaultMaxPending    = 100000
+	MaxMaxPending        = 1000000
 	DefaultTimeout       = sink.DefaultTimeout
 	DefaultMaxSeries     = 10000
 )

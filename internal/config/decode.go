@@ -151,6 +151,13 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 	var batchOK, pendingOK bool
 	out.Sink.BatchSize, batchOK = l.positive(in.BatchSize, in.BatchSizeRange, "batch_size", DefaultBatchSize)
 	out.MaxPending, pendingOK = l.positive(in.MaxPending, in.MaxPendingRange, "max_pending", DefaultMaxPending)
+	if pendingOK && out.MaxPending > MaxMaxPending {
+		// The pending points are memory: past a million the agent would
+		// trade the log file, a free buffer, for the machine's RAM.
+		l.errorf(in.MaxPendingRange, &in.DefRange, "max_pending too large",
+			"max_pending (%d) must be at most %d; while InfluxDB is slow the log files themselves are the buffer.", out.MaxPending, MaxMaxPending)
+		out.MaxPending, pendingOK = DefaultMaxPending, false
+	}
 	out.Sink.FlushInterval, _ = l.duration(in.FlushInterval, in.FlushIntervalRange, "flush_interval", DefaultFlushInterval, false)
 	out.Sink.Timeout, _ = l.duration(in.Timeout, in.TimeoutRange, "timeout", DefaultTimeout, false)
 	if batchOK && pendingOK && out.MaxPending < out.Sink.BatchSize {

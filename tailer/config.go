@@ -160,3 +160,20 @@ func maxLineBytes(n int) int {
 	}
 	return n
 }
+
+// SourceOf returns the name of the source that owns path, the one Run
+// follows it for: the first in config order whose Paths match it and whose
+// Exclude globs do not. It returns "" when no source matches.
+func (c Config) SourceOf(path string) string {
+	for _, s := range c.Sources {
+		if excluded(s.Exclude, path) {
+			continue
+		}
+		for _, p := range s.Paths {
+			if doublestar.PathMatchUnvalidated(p, path) {
+				return s.Name
+			}
+		}
+	}
+	return ""
+}

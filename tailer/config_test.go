@@ -96,3 +96,22 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Error("New accepted a config without sources")
 	}
 }
+
+func TestSourceOf(t *testing.T) {
+	cfg := Config{Sources: []Source{
+		{Name: "nginx", Paths: []string{"/var/log/nginx/*.log"}, Exclude: []string{"error.log"}},
+		{Name: "all", Paths: []string{"/var/log/**/*.log"}, Exclude: []string{"/var/log/skip/*"}},
+	}}
+	tests := []struct{ path, want string }{
+		{"/var/log/nginx/access.log", "nginx"}, // both match: the first owns it, as Run does
+		{"/var/log/nginx/error.log", "all"},    // excluded by the first only
+		{"/var/log/app/x.log", "all"},
+		{"/var/log/skip/x.log", ""},
+		{"/srv/other.log", ""},
+	}
+	for _, tc := range tests {
+		if got := cfg.SourceOf(tc.path); got != tc.want {
+			t.Errorf("SourceOf(%q) = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}

@@ -12,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/bmatcuk/doublestar/v4"
-
 	"github.com/logmetrics/logmetrics/extract"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 	"github.com/logmetrics/logmetrics/sink"
@@ -63,7 +61,7 @@ func cmdTest(e *env, args []string) int {
 	d := dryRun{ex: ex, out: out, now: time.Now()}
 	code := exitOK
 	for _, in := range inputs {
-		sources := pickSources(cfg.Tailer.Sources, *only, in)
+		sources := pickSources(cfg.Tailer, *only, in)
 		if err := d.file(in, sources, e.stdin); err != nil {
 			fmt.Fprintf(e.stderr, "logmetrics test: %v\n", err)
 			code = exitFailure
@@ -78,35 +76,22 @@ func cmdTest(e *env, args []string) int {
 }
 
 // pickSources returns the sources a file's lines are offered to: the one
-// named by -source; else those whose paths match the file; else all (stdin
-// and files outside every source's paths).
-func pickSources(all []tailer.Source, only, file string) []string {
-	var names []string
+// named by -source; else the source `run` would follow the file for; else,
+// for stdin and files outside every source's paths, all of them.
+func pickSources(cfg tailer.Config, only, file string) []string {
 	if only != "" {
 		return []string{only}
 	}
 	if abs, err := filepath.Abs(file); err == nil && file != "-" {
-		for _, s := range all {
-			if matchesAny(s.Paths, abs) && !matchesAny(s.Exclude, abs) && !matchesAny(s.Exclude, filepath.Base(abs)) {
-				names = append(names, s.Name)
-			}
+		if name := cfg.SourceOf(abs); name != "" {
+			return []string{name}
 		}
 	}
-	if len(names) == 0 {
-		for _, s := range all {
-			names = append(names, s.Name)
-		}
+	var names []string
+	for _, s := range cfg.Sources {
+		names = append(names, s.Name)
 	}
 	return names
-}
-
-func matchesAny(globs []string, path string) bool {
-	for _, g := range globs {
-		if ok, _ := doublestar.PathMatch(g, path); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // dryRun extracts files and writes their points as line protocol.

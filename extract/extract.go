@@ -28,6 +28,7 @@ type Extractor struct {
 	lc       lineCtx
 	vals     []value
 	maxNames int
+	recycle  *pipeline.Recycler
 
 	unknownSource atomic.Uint64
 }
@@ -53,6 +54,10 @@ type ruleCounters struct {
 
 // SetLogger sets where samples of per-line problems are logged.
 func (e *Extractor) SetLogger(l *slog.Logger) { e.log = l }
+
+// SetRecycler sets where Run takes the point slices of its records from;
+// the sink gives them back once it has encoded them.
+func (e *Extractor) SetRecycler(r *pipeline.Recycler) { e.recycle = r }
 
 // maxSamples is how many lines no rule took are kept per source for
 // `logmetrics test` to show.
@@ -246,9 +251,9 @@ func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<-
 			if !ok {
 				return nil
 			}
-			// Records cross to the sink, which keeps them, so each gets
-			// its own memory.
-			var rec pipeline.Record
+			// The record crosses to the sink, so it cannot be reused
+			// here; its points come back through the recycler.
+			rec := pipeline.Record{Points: e.recycle.Get()}
 			e.Extract(&line, &rec)
 			select {
 			case out <- rec:

@@ -194,7 +194,8 @@ type Sink struct {
 	wait   func(ctx context.Context, d time.Duration) error
 	jitter func(d time.Duration) time.Duration
 
-	stats counters
+	stats   counters
+	recycle *pipeline.Recycler
 
 	// The pending batch. Run owns it; it survives a cancelled flush so
 	// the final flush can finish it.
@@ -226,6 +227,10 @@ func New(cfg Config, dst Destination, log *slog.Logger) (*Sink, error) {
 		jitter: func(d time.Duration) time.Duration { return rand.N(d) },
 	}, nil
 }
+
+// SetRecycler sets where Run gives back the point slices of the records it
+// has encoded.
+func (s *Sink) SetRecycler(r *pipeline.Recycler) { s.recycle = r }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -346,6 +351,7 @@ func (s *Sink) add(rec pipeline.Record) {
 		}
 		s.ends = append(s.ends, len(s.buf))
 	}
+	s.recycle.Put(rec.Points) // encoded: the points are no longer needed
 	for i := s.acked; i < len(s.origins); i++ {
 		if s.origins[i].Path == rec.Path {
 			s.origins[i] = rec.Origin

@@ -100,6 +100,11 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	// in the sink hold about max_pending points. (The exact bound, counted
 	// in points, comes with acknowledged positions.)
 	recCap := max(1, maxPending-scfg.BatchSize)
+	// Enough free point slices to refill the records channel's worth that
+	// the sink drains in one batch.
+	rc := pipeline.NewRecycler(max(64, min(recCap, sink.DefaultBatchSize)))
+	ex.SetRecycler(rc)
+	sk.SetRecycler(rc)
 	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap, grace: shutdownGrace}, nil
 }
 

@@ -116,6 +116,9 @@ func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
 		if err != nil {
 			return err
 		}
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory: name the log files", name)
+		}
 		r, mod = f, st.ModTime()
 	}
 	in := tailer.Input{Path: name, ModTime: mod, Now: func() time.Time { return d.now }}

@@ -132,6 +132,7 @@ func (t *Tailer) Run(ctx context.Context, lines chan<- pipeline.Line) error {
 // come back) until the next issue releases them.
 func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, startup bool) {
 	for _, src := range t.cfg.Sources {
+		found := 0
 		for _, pattern := range src.Paths {
 			// I/O errors such as an unreadable directory are skipped, so one
 			// bad directory does not hide the rest of the tree; the only
@@ -145,7 +146,19 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 				if excluded(src.Exclude, path) || t.known(src, path) {
 					continue
 				}
+				found++
+				t.log.Debug("following", "source", src.Name, "file", path)
 				t.follow(ctx, wg, lines, src, path, startup)
+			}
+		}
+		if startup {
+			// At 3 a.m. the first question is whether the agent found
+			// the files at all.
+			if found == 0 {
+				t.log.Warn("no file matches the source's paths yet; looking again every poll interval",
+					"source", src.Name, "paths", src.Paths)
+			} else {
+				t.log.Info("following files", "source", src.Name, "files", found, "start_at", src.StartAt.String())
 			}
 		}
 	}

@@ -69,7 +69,22 @@ func compileTime(layout, location string) (*timeParser, error) {
 	if err != nil {
 		return nil, &partError{"time.layout", err}
 	}
-	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: strings.Contains(goLayout, "MST")}, nil
+	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: zoneByName(goLayout)}, nil
+}
+
+// zoneByName reports whether a layout's zone comes from an abbreviation
+// alone: it has "MST" and no numeric offset, which would fix the time by
+// itself.
+func zoneByName(layout string) bool {
+	if !strings.Contains(layout, "MST") {
+		return false
+	}
+	for _, offset := range []string{"-07", "Z07"} { // -0700, -07:00, -07, Z0700, Z07:00, Z07
+		if strings.Contains(layout, offset) {
+			return false
+		}
+	}
+	return true
 }
 
 // goLayoutOf turns a named, strftime or Go layout into a Go layout and checks
@@ -193,8 +208,9 @@ func (p *timeParser) parse(s string, modTime time.Time) (int64, error) {
 	}
 	if p.zoneName {
 		// Go reads an abbreviation it does not know in p.loc as UTC
-		// ("PDT" outside America/...): refuse rather than be hours off.
-		if name, off := t.Zone(); off == 0 && t.Location() != p.loc && name != "UTC" && name != "GMT" {
+		// ("PDT" outside America/...) and keeps the wall clock of
+		// "GMT+3": refuse rather than be hours off.
+		if name, _ := t.Zone(); t.Location() != p.loc && name != "UTC" && name != "GMT" {
 			return 0, fmt.Errorf("zone %q is unknown in location %s: set the rule's location to the zone the log is written in", name, p.loc)
 		}
 	}

@@ -51,6 +51,10 @@ func TestParseTime(t *testing.T) {
 		{name: "zone abbreviation UTC", layout: "unixdate", in: "Fri Oct 10 13:55:36 UTC 2025", want: ns("2025-10-10T13:55:36Z")},
 		{name: "zone abbreviation unknown", layout: "unixdate", in: "Fri Oct 10 13:55:36 PDT 2025", wantErr: `zone "PDT" is unknown in location UTC`},
 		{name: "strftime %Z unknown", layout: "%Y-%m-%d %H:%M:%S %Z", location: "America/Los_Angeles", in: "2025-10-10 13:55:36 CEST", wantErr: `zone "CEST" is unknown`},
+		{name: "zone GMT+3 refused", layout: "unixdate", in: "Fri Jan 10 13:55:36 GMT+3 2025", wantErr: `zone "GMT+3" is unknown`},
+		{name: "zone GMT anywhere", layout: "rfc1123", location: "Europe/Berlin", in: "Fri, 10 Jan 2025 13:55:36 GMT", want: ns("2025-01-10T13:55:36Z")},
+		{name: "numeric offset decides over the name", layout: "2006-01-02 15:04:05 -0700 MST", in: "2025-01-10 13:55:36 +0000 WET", want: ns("2025-01-10T13:55:36Z")},
+		{name: "abbreviation with offset 0 known in location", layout: "unixdate", location: "Europe/Lisbon", in: "Fri Jan 10 13:55:36 WET 2025", want: ns("2025-01-10T13:55:36Z")},
 		{name: "bad input", layout: "rfc3339", in: "yesterday", wantErr: "cannot parse"},
 		{name: "year out of range", layout: "2006-01-02", in: "3000-01-01", wantErr: "outside"},
 	}

@@ -139,6 +139,14 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 			close(now)
 		case <-grace.C:
 			p.log.Warn("shutdown grace ran out: one last write, then stop", "grace", p.grace)
+			cancel()
+			select { // the last write is bounded, but a signal cuts it short
+			case sig := <-sigs:
+				p.log.Warn("stopping at once: what was read and not yet written is lost", "signal", sig.String())
+				close(now)
+			case <-stopped:
+			}
+			return
 		case <-stopped:
 			return
 		}

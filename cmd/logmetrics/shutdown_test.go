@@ -15,28 +15,38 @@ import (
 	"github.com/logmetrics/logmetrics/internal/config"
 )
 
-// unavailable starts a fake InfluxDB that answers every write with 503,
-// and returns its URL and a channel that gets a value per write attempt.
-func unavailable(t *testing.T) (string, <-chan struct{}) {
+// unavailable starts a fake InfluxDB that answers every write with 503, or
+// never answers when hang is set, and returns its URL and a channel that
+// gets a value per write attempt.
+func unavailable(t *testing.T, hang bool) (string, <-chan struct{}) {
 	t.Helper()
 	attempts := make(chan struct{}, 100)
+	release := make(chan struct{}) // ends hanging requests when the test is over
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		select {
 		case attempts <- struct{}{}:
 		default:
 		}
+		if hang {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first
 	return srv.URL, attempts
 }
 
 // stuckPipeline is a pipeline with lines read and a sink that cannot
-// deliver them.
-func stuckPipeline(t *testing.T) (*agentPipeline, <-chan struct{}) {
+// deliver them: its writes fail with 503, or hang for timeout.
+func stuckPipeline(t *testing.T, hang bool, timeout string) (*agentPipeline, <-chan struct{}) {
 	t.Helper()
-	url, attempts := unavailable(t)
+	url, attempts := unavailable(t, hang)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "app.log"), []byte("v=1\nv=2\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -46,7 +56,7 @@ influxdb {
   url            = "` + url + `"
   bucket         = "db"
   flush_interval = "10ms"
-  timeout        = "200ms"
+  timeout        = "` + timeout + `"
 }
 source "s" {
   paths    = ["app.log"]
@@ -83,7 +93,7 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 // TestRunSecondSignalStopsAtOnce: with InfluxDB down, a second signal ends
 // run at once, reporting that not everything was delivered.
 func TestRunSecondSignalStopsAtOnce(t *testing.T) {
-	p, attempts := stuckPipeline(t)
+	p, attempts := stuckPipeline(t, false, "200ms")
 	sigs := make(chan os.Signal, 2)
 	done := make(chan error, 1)
 	go func() { done <- p.run(context.Background(), sigs) }()
@@ -103,7 +113,7 @@ func TestRunSecondSignalStopsAtOnce(t *testing.T) {
 // TestRunGraceRunsOut: with InfluxDB down, one signal ends run after the
 // grace and one last bounded write, with an error, not never.
 func TestRunGraceRunsOut(t *testing.T) {
-	p, attempts := stuckPipeline(t)
+	p, attempts := stuckPipeline(t, false, "200ms")
 	p.grace = 300 * time.Millisecond
 	sigs := make(chan os.Signal, 1)
 	done := make(chan error, 1)
@@ -123,5 +133,27 @@ func TestRunGraceRunsOut(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run still running 10s after a signal with a 0.3s grace")
+	}
+}
+
+// TestRunSignalDuringLastWrite: once the grace has run out, a signal still
+// cuts the last write short instead of waiting for its timeout.
+func TestRunSignalDuringLastWrite(t *testing.T) {
+	p, attempts := stuckPipeline(t, true, "30s")
+	p.grace = 200 * time.Millisecond
+	sigs := make(chan os.Signal, 2)
+	done := make(chan error, 1)
+	go func() { done <- p.run(context.Background(), sigs) }()
+	waitFor(t, attempts, "write attempt")
+	sigs <- os.Interrupt
+	waitFor(t, attempts, "last write after the grace")
+	sigs <- os.Interrupt
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "second signal") {
+			t.Errorf("run = %v, want the second-signal error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run waited for the 30s write timeout despite a second signal")
 	}
 }

@@ -251,3 +251,39 @@ func TestCompileErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSeparateValuesInfluxDBMerges: tag values that line protocol writes
+// alike (each odd byte becomes U+FFFD) are one series in InfluxDB, so they
+// must be separated like one.
+func TestSeparateValuesInfluxDBMerges(t *testing.T) {
+	src := Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\d+) (?P<s>\S+) (?P<v>\d+)$`, Time: unixTime,
+		Tags: []TagSpec{{"s", "s"}}, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}}
+	got, _ := run(t, src, "1 a\x01 1", "1 a\x02 2", "1 a\xfe 3", "1 a\\ 4", "1 a\uFFFD 5", "1 ab 6")
+	want := []string{"r,s=a\x01 v=1i 1000000000", "r,s=a\x02 v=2i 1000000001", "r,s=a\xfe v=3i 1000000002",
+		"r,s=a\\ v=4i 1000000003", "r,s=a\uFFFD v=5i 1000000004", "r,s=ab v=6i 1000000000"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("points (-want +got):\n%s", diff)
+	}
+}
+
+// TestSeparateOutlier: one line dated far ahead does not make the file
+// forget the times in use around it.
+func TestSeparateOutlier(t *testing.T) {
+	src := Source{Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}}
+	var lines []string
+	for i := 0; i < 3*sweepEvery; i++ {
+		if i == 10 {
+			lines = append(lines, "t=4000000000 v=0") // the year 2096
+		}
+		lines = append(lines, fmt.Sprintf("t=%d v=%d", 1+i/4, i))
+	}
+	got, _ := run(t, src, lines...)
+	seen := map[string]bool{}
+	for _, p := range got {
+		ts := p[strings.LastIndexByte(p, ' ')+1:]
+		if seen[ts] {
+			t.Fatalf("two points at %s", ts)
+		}
+		seen[ts] = true
+	}
+}

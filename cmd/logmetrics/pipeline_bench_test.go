@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,11 +62,19 @@ func BenchmarkPipeline(b *testing.B) {
 		for range acks {
 		}
 	}()
+	paths := make([]string, 64)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("access-%d.log", i)
+	}
 	b.SetBytes(int64(buf.Cap() / len(lines)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		in <- lines[i%len(lines)]
+		line := lines[i%len(lines)]
+		// Each pass is another file: the same lines again in one file
+		// would all be repeats of their times.
+		line.Path = paths[i/len(lines)%len(paths)]
+		in <- line
 	}
 	close(in)
 	<-done

@@ -36,6 +36,12 @@ func (r *Recycler) Put(p []Point) {
 	if r == nil || cap(p) == 0 {
 		return
 	}
+	for i := range p {
+		// A kept tag value can hold a whole line (a substring of it):
+		// let go of them until the slice is used again.
+		clear(p[i].Tags)
+		clear(p[i].Fields)
+	}
 	select {
 	case r.free <- p:
 	default:

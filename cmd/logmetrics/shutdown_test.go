@@ -90,70 +90,64 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// startRun runs p in the background; signals go to the returned channel.
+func startRun(p *agentPipeline) (chan<- os.Signal, <-chan error) {
+	sigs := make(chan os.Signal, 2)
+	done := make(chan error, 1)
+	go func() { done <- p.run(context.Background(), sigs) }()
+	return sigs, done
+}
+
+// stopped waits for run to return, failing the test after within.
+func stopped(t *testing.T, done <-chan error, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(within):
+		t.Fatalf("run still running %v after the signal", within)
+		return nil
+	}
+}
+
 // TestRunSecondSignalStopsAtOnce: with InfluxDB down, a second signal ends
 // run at once, reporting that not everything was delivered.
 func TestRunSecondSignalStopsAtOnce(t *testing.T) {
 	p, attempts := stuckPipeline(t, false, "200ms")
-	sigs := make(chan os.Signal, 2)
-	done := make(chan error, 1)
-	go func() { done <- p.run(context.Background(), sigs) }()
+	sigs, done := startRun(p)
 	waitFor(t, attempts, "write attempt")
 	sigs <- os.Interrupt
 	sigs <- os.Interrupt
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "second signal") {
-			t.Errorf("run = %v, want the second-signal error", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("run still running 2s after a second signal")
+	if err := stopped(t, done, 2*time.Second); err == nil || !strings.Contains(err.Error(), "second signal") {
+		t.Errorf("run = %v, want the second-signal error", err)
 	}
 }
 
 // TestRunGraceRunsOut: with InfluxDB down, one signal ends run after the
-// grace and one last bounded write, with an error, not never.
+// grace (0.3s) and one last write bounded by the timeout (0.2s), with an
+// error; the limit leaves slack for a loaded machine.
 func TestRunGraceRunsOut(t *testing.T) {
 	p, attempts := stuckPipeline(t, false, "200ms")
 	p.grace = 300 * time.Millisecond
-	sigs := make(chan os.Signal, 1)
-	done := make(chan error, 1)
-	go func() { done <- p.run(context.Background(), sigs) }()
+	sigs, done := startRun(p)
 	waitFor(t, attempts, "write attempt")
-	start := time.Now()
 	sigs <- os.Interrupt
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Error("run = nil, want an error: the points were not delivered")
-		}
-		// grace (0.3s) + one write timeout (0.2s), with slack for a
-		// loaded machine.
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("run took %v after the signal", d)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run still running 10s after a signal with a 0.3s grace")
+	if err := stopped(t, done, 5*time.Second); err == nil {
+		t.Error("run = nil, want an error: the points were not delivered")
 	}
 }
 
 // TestRunSignalDuringLastWrite: once the grace has run out, a signal still
-// cuts the last write short instead of waiting for its timeout.
+// cuts the last write short instead of waiting for its 30s timeout.
 func TestRunSignalDuringLastWrite(t *testing.T) {
 	p, attempts := stuckPipeline(t, true, "30s")
 	p.grace = 200 * time.Millisecond
-	sigs := make(chan os.Signal, 2)
-	done := make(chan error, 1)
-	go func() { done <- p.run(context.Background(), sigs) }()
+	sigs, done := startRun(p)
 	waitFor(t, attempts, "write attempt")
 	sigs <- os.Interrupt
 	waitFor(t, attempts, "last write after the grace")
 	sigs <- os.Interrupt
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "second signal") {
-			t.Errorf("run = %v, want the second-signal error", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("run waited for the 30s write timeout despite a second signal")
+	if err := stopped(t, done, 5*time.Second); err == nil || !strings.Contains(err.Error(), "second signal") {
+		t.Errorf("run = %v, want the second-signal error", err)
 	}
 }

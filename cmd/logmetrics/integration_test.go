@@ -21,7 +21,6 @@ import (
 	"github.com/logmetrics/logmetrics/internal/influxtest"
 	"github.com/logmetrics/logmetrics/internal/loggen"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
-	"github.com/logmetrics/logmetrics/tailer"
 )
 
 // TestRunShipsExampleToInfluxDB runs the agent's pipeline on
@@ -107,7 +106,10 @@ func expectedDump(t *testing.T, cfg *config.Config) []string {
 		t.Fatal(err)
 	}
 	var dump []string
-	var rec pipeline.Record
+	d := dryRun{ex: ex, now: time.Now(), emit: func(p *pipeline.Point) error {
+		dump = append(dump, influxtest.DumpPoint(p))
+		return nil
+	}}
 	for _, src := range cfg.Tailer.Sources {
 		for _, glob := range src.Paths {
 			files, err := doublestar.FilepathGlob(glob, doublestar.WithFilesOnly())
@@ -115,23 +117,7 @@ func expectedDump(t *testing.T, cfg *config.Config) []string {
 				t.Fatal(err)
 			}
 			for _, name := range files {
-				f, err := os.Open(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				st, err := f.Stat()
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, err = tailer.Scan(context.Background(), f, tailer.Input{Source: src.Name, Path: name, ModTime: st.ModTime()}, func(l pipeline.Line) error {
-					ex.Extract(&l, &rec)
-					for i := range rec.Points {
-						dump = append(dump, influxtest.DumpPoint(&rec.Points[i]))
-					}
-					return nil
-				})
-				f.Close()
-				if err != nil {
+				if err := d.file(name, pickSources(cfg.Tailer, "", name), nil); err != nil {
 					t.Fatal(err)
 				}
 			}

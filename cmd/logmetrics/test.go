@@ -58,7 +58,14 @@ func cmdTest(e *env, args []string) int {
 		inputs = []string{"-"}
 	}
 	out := bufio.NewWriter(e.stdout)
-	d := dryRun{ex: ex, out: out, now: time.Now()}
+	var buf []byte
+	d := dryRun{ex: ex, now: time.Now(), emit: func(p *pipeline.Point) error {
+		buf = sink.AppendPoint(buf[:0], p)
+		if _, err := out.Write(buf); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	}}
 	code := exitOK
 	for _, in := range inputs {
 		sources := pickSources(cfg.Tailer, *only, in)
@@ -94,12 +101,11 @@ func pickSources(cfg tailer.Config, only, file string) []string {
 	return names
 }
 
-// dryRun extracts files and writes their points as line protocol.
+// dryRun extracts files and hands their points to emit, in file order.
 type dryRun struct {
 	ex      *extract.Extractor
-	out     io.Writer
+	emit    func(*pipeline.Point) error
 	now     time.Time // every line of the run is "read" at this moment
-	buf     []byte
 	rec     pipeline.Record
 	tooLong int64
 }
@@ -127,9 +133,8 @@ func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
 			line.Source = s
 			d.ex.Extract(&line, &d.rec)
 			for i := range d.rec.Points {
-				d.buf = sink.AppendPoint(d.buf[:0], &d.rec.Points[i])
-				if _, err := d.out.Write(d.buf); err != nil {
-					return fmt.Errorf("write: %w", err)
+				if err := d.emit(&d.rec.Points[i]); err != nil {
+					return err
 				}
 			}
 		}

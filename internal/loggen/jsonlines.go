@@ -107,6 +107,17 @@ const (
 	evGCPause
 )
 
+// requestLevel is the log level an app writes a finished request with.
+func requestLevel(status int) string {
+	switch {
+	case status >= 500:
+		return "error"
+	case status >= 400:
+		return "warn"
+	}
+	return "info"
+}
+
 var appEvents = newWeighted(
 	wv[appEvent]{70, evRequest},
 	wv[appEvent]{9, evCacheMiss},
@@ -154,14 +165,7 @@ func (g *appGen) jsonLine(b []byte) []byte {
 	case evRequest:
 		rt := appRoutes.pick(r)
 		status := rt.statuses.pick(r)
-		level := "info"
-		switch {
-		case status >= 500:
-			level = "error"
-		case status >= 400:
-			level = "warn"
-		}
-		b = append(b, level...)
+		b = append(b, requestLevel(status)...)
 		b = append(b, `","msg":"request done","http":{"route":"`...)
 		b = append(b, rt.route...)
 		b = append(b, `","method":"`...)

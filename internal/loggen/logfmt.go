@@ -56,14 +56,7 @@ func (g *appGen) logfmtLine(b []byte) []byte {
 		rt := appRoutes.pick(r)
 		status := rt.statuses.pick(r)
 		method := rt.methods.pick(r)
-		level := "info"
-		switch {
-		case status >= 500:
-			level = "error"
-		case status >= 400:
-			level = "warn"
-		}
-		b = append(b, level...)
+		b = append(b, requestLevel(status)...)
 		b = append(b, ` msg="request done" method=`...)
 		b = append(b, method...)
 		b = append(b, " path="...)

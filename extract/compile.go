@@ -30,6 +30,7 @@ func Compile(cfg Config) (*Extractor, error) {
 		sep:     newSeparator(),
 	}
 	var errs []error
+	maxNames := 0
 	for _, sc := range cfg.Sources {
 		src := &source{name: sc.Name}
 		e.sources[sc.Name] = src
@@ -46,16 +47,14 @@ func Compile(cfg Config) (*Extractor, error) {
 			}
 			if r != nil {
 				src.rules = append(src.rules, r)
-				if len(r.names) > e.maxNames {
-					e.maxNames = len(r.names)
-				}
+				maxNames = max(maxNames, len(r.names))
 			}
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	e.vals = make([]value, e.maxNames)
+	e.vals = make([]value, maxNames) // room for the values of any rule
 	return e, nil
 }
 
@@ -180,7 +179,7 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 			fail(part, "tag %q is set twice", t.Key)
 		}
 		tagKeys[t.Key] = true
-		r.tags = append(r.tags, tagPlan{key: t.Key, at: use(t.From, part), static: ""})
+		r.tags = append(r.tags, tagPlan{key: t.Key, at: use(t.From, part)})
 		data[t.From] = true
 	}
 	for _, t := range sc.Tags {

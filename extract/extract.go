@@ -27,7 +27,6 @@ type Extractor struct {
 	sep      *separator
 	lc       lineCtx
 	vals     []value
-	maxNames int
 	recycle  *pipeline.Recycler
 
 	unknownSource atomic.Uint64

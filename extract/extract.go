@@ -21,13 +21,13 @@ import (
 // use (it keeps per-file state to separate colliding points), but Stats may
 // be called from any goroutine.
 type Extractor struct {
-	sources  map[string]*source
-	order    []*source
-	log      *slog.Logger
-	sep      *separator
-	lc       lineCtx
-	vals     []value
-	recycle  *pipeline.Recycler
+	sources map[string]*source
+	order   []*source
+	log     *slog.Logger
+	sep     *separator
+	lc      lineCtx
+	vals    []value
+	recycle *pipeline.Recycler
 
 	unknownSource atomic.Uint64
 }

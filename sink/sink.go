@@ -459,7 +459,8 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		}
 		// err carries the status and the start of the body, never the
 		// token.
-		switch classify(status) {
+		class := classify(status)
+		switch class {
 		case classRefused:
 			s.stats.errRefused.Add(1)
 			s.stats.droppedRefused.Add(uint64(points))
@@ -483,7 +484,7 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		}
 		delay := s.retryDelay(attempt, retryAfter)
 		attrs := []any{"status", status, "points", points, "attempt", attempt + 1, "retry_in", delay, "err", err}
-		switch classify(status) {
+		switch class {
 		case classNetwork:
 			s.stats.errNetwork.Add(1)
 			s.log.Warn("write failed: retrying", attrs...)

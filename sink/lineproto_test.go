@@ -382,7 +382,7 @@ func decode(buf []byte) ([]pipeline.Point, error) {
 
 func FuzzAppendPoint(f *testing.F) {
 	f.Add("cpu", "host", "a", "msg", "hello", int64(1), uint64(2), 1.5, true, int64(1700000000000000000))
-	f.Add(`m\,x`, `k\ `, `v\`, `f\"`, "a\"b\\c\nd", int64(-1), uint64(0), -0.0, false, int64(-1))
+	f.Add(`m\,x`, `k\ `, `v\`, `f\"`, "a\"b\\c\nd", int64(-1), uint64(0), math.Copysign(0, -1), false, int64(-1))
 	f.Add("#x", "k=", ",v", "f ", "\xff\x00", int64(math.MinInt64), uint64(math.MaxUint64), 5e-324, false, int64(0))
 	for _, tc := range encodeCases {
 		p := tc.p

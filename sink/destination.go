@@ -162,16 +162,52 @@ func (d *InfluxDB) Close() {
 
 // Stream writes batches as plain line protocol to an io.Writer, such as
 // os.Stdout when the rules file has no influxdb block. A write error is
-// retried like a network error.
+// retried like a network error, and the retry continues after the bytes
+// already written (a full disk, then space freed), so that no line is
+// written twice or torn.
 type Stream struct {
 	w io.Writer
+	// After a failed write, retrying is set, failed is a copy of its
+	// batch and written is how much of it reached w. The copy tells a
+	// retry from a new batch without keeping the caller's slice.
+	retrying bool
+	failed   []byte
+	written  int
 }
 
 // NewStream makes a destination that writes to w.
 func NewStream(w io.Writer) *Stream { return &Stream{w: w} }
 
-// WriteBatch writes batch to the stream as it is.
+// WriteBatch writes batch to the stream as it is. Given again the batch
+// whose write failed, it writes only what is left of it.
 func (s *Stream) WriteBatch(_ context.Context, batch []byte) error {
-	_, err := s.w.Write(batch)
-	return err
+	start := 0
+	if s.retrying {
+		if bytes.Equal(batch, s.failed) {
+			start = s.written
+		} else {
+			// The Sink retries a batch until it is written, so this is
+			// not expected. Should it happen, end the torn line so that
+			// the new batch's first line is not joined to it.
+			if s.written > 0 && s.failed[s.written-1] != '\n' {
+				if _, err := s.w.Write([]byte{'\n'}); err != nil {
+					return err
+				}
+			}
+			s.retrying = false
+		}
+	}
+	n, err := s.w.Write(batch[start:])
+	if err == nil && n < len(batch)-start {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if !s.retrying {
+			s.retrying, s.failed, s.written = true, append(s.failed[:0], batch...), 0
+		}
+		s.written += n
+		return err
+	}
+	s.retrying = false
+	return nil
 }

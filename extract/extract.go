@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
@@ -48,7 +49,7 @@ type ruleCounters struct {
 	points, aggregated                 atomic.Uint64
 	timeErrors, conversionErrors       atomic.Uint64
 	missing, noFields, compositeValues atomic.Uint64
-	seriesTooLong                      atomic.Uint64
+	seriesTooLong, displaced           atomic.Uint64
 }
 
 // SetLogger sets where samples of per-line problems are logged.
@@ -169,7 +170,16 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 		e.problem(r, &r.stats.seriesTooLong, line, "point with too long a series key dropped", "", strconv.Itoa(n))
 		return true
 	}
-	p.Time = e.sep.stamp(line.Path, p, ts)
+	t, how := e.sep.stamp(line.Path, p, ts)
+	switch how {
+	case noTime:
+		rec.Points = rec.Points[:len(rec.Points)-1]
+		e.problem(r, &r.stats.timeErrors, line, "bad time", r.names[r.timeAt], "no time left to separate the point from others of its series before InfluxDB's last storable time")
+		return true
+	case displaced:
+		e.problem(r, &r.stats.displaced, line, "point placed after times forgotten to bound memory", "", time.Unix(0, ts).UTC().Format(time.RFC3339Nano))
+	}
+	p.Time = t
 	r.stats.points.Add(1)
 	return true
 }

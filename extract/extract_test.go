@@ -271,7 +271,7 @@ func TestSeparateValuesInfluxDBMerges(t *testing.T) {
 func TestSeparateOutlier(t *testing.T) {
 	src := Source{Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}}
 	var lines []string
-	for i := 0; i < 3*sweepEvery; i++ {
+	for i := 0; i < 16*maxSpans; i++ {
 		if i == 10 {
 			lines = append(lines, "t=4000000000 v=0") // the year 2096
 		}
@@ -285,5 +285,34 @@ func TestSeparateOutlier(t *testing.T) {
 			t.Fatalf("two points at %s", ts)
 		}
 		seen[ts] = true
+	}
+}
+
+// TestSeparateBusyMinute is the review's reproduction of a forgotten busy
+// second: 300,000 lines of two series in one minute of a log with minute
+// resolution must give 300,000 distinct (series, time).
+func TestSeparateBusyMinute(t *testing.T) {
+	src := Source{Rules: []Rule{{Name: "r", Mode: Regex, Pattern: `^(?P<t>\S+ \S+) status=(?P<status>\d+) ms=(?P<ms>\d+)$`,
+		Time: &Time{From: "t", Layout: "2006-01-02 15:04"},
+		Tags: []TagSpec{{"status", "status"}}, Fields: []FieldSpec{{Key: "ms", From: "ms", Type: TypeInt}}}}}
+	lines := make([]string, 300_000)
+	for i := range lines {
+		status := 200
+		if i%2 == 1 {
+			status = 500
+		}
+		lines[i] = fmt.Sprintf("2025-03-10 12:30 status=%d ms=%d", status, i)
+	}
+	got, ex := run(t, src, lines...)
+	seen := make(map[string]bool, len(got))
+	for _, p := range got {
+		series, ts := p[:strings.IndexByte(p, ' ')], p[strings.LastIndexByte(p, ' ')+1:]
+		seen[series+" "+ts] = true
+	}
+	if len(got) != len(lines) || len(seen) != len(lines) {
+		t.Errorf("%d points, %d distinct (series, time); want %d of each", len(got), len(seen), len(lines))
+	}
+	if r := ex.Stats().Rules[0]; r.Displaced != 0 || r.TimeErrors != 0 {
+		t.Errorf("displaced %d, time errors %d; want none", r.Displaced, r.TimeErrors)
 	}
 }

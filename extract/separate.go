@@ -1,6 +1,10 @@
 package extract
 
 import (
+	"cmp"
+	"math"
+	"slices"
+	"sort"
 	"unicode/utf8"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
@@ -11,66 +15,83 @@ import (
 // so two lines of one series stamped with the same second would overwrite
 // each other. The rule, per file and series:
 //
-//	a point whose own time t is still free is written at t; otherwise
-//	(another point of the series has that own time, or was given it) it is
-//	written at the first free nanosecond after the latest time given to a
-//	point of own time t (or after t).
+//	a point is written at its own time t if no earlier point of the series
+//	was written at t; otherwise at the first nanosecond after t that no
+//	earlier point of the series was written at.
 //
 // So repeats of one second become t, t+1ns, t+2ns, ..., in file order, also
 // when the series comes back to a second after other times (several writers
-// logging out of order), and nudged times never land on a time already used.
-// The state is a pure function of the file's lines in order, so reading the
-// same file from its start again gives the same times.
+// logging out of order), and a time is never given twice. The state is a
+// pure function of the file's lines in order, so reading the same file from
+// its start again gives the same times.
 //
-// Times in use are kept in buckets of about a second, and a bucket no point
-// of the file has been stamped into for keepPoints points is forgotten:
-// memory stays bounded (about keepPoints entries per file, plus the busy
-// seconds, each at most maxBucketKeys), and one line dated far ahead or
-// behind costs nothing but its own bucket. A point whose second was
-// forgotten is separated only from the points after that.
+// The times given to a series are kept as spans [lo, hi] of nanoseconds, so a
+// busy second costs one span however many points it holds. Memory is bounded
+// by two limits, and neither can cause an overwrite, because state is only
+// ever shed by widening what counts as taken:
+//   - a series keeps at most maxSpans spans: beyond, its two earliest merge,
+//     and the gap between them counts as taken too;
+//   - a file keeps at most maxFileSpans spans: beyond, the series stamped
+//     least recently are forgotten, and every series starts again with all
+//     times up to the latest time given to a forgotten series counted as taken.
 //
-// Keys are 64-bit hashes of series and time, and a stored time is compared
-// too, so two keys that share a hash cost at most extra nudges, never a
-// collision.
+// A point whose own time falls into such a widened span is written after it,
+// later than the ideal rule would write it; it is counted (Displaced) and
+// logged as a sample, never silent. A point that finds no free time before
+// the end of InfluxDB's range is a time error.
+//
+// Series are 64-bit hashes: two series that share a hash share their spans,
+// which costs at most extra nudges, never a collision.
 type separator struct {
 	files map[string]*fileTimes
 }
 
 const (
-	// keepPoints is how many points of a file a bucket survives unused:
-	// far more than writers run out of order, a few MB per busy file.
-	keepPoints = 1 << 16
-	// sweepEvery is how many points of a file pass between sweeps.
-	sweepEvery = 4096
-	// bucketShift makes buckets of 2^30 ns (about a second).
-	bucketShift = 30
-	// maxBucketKeys bounds one bucket: a second with more points than
-	// this in one file is forgotten and starts afresh.
-	maxBucketKeys = 4 * keepPoints
+	// maxSpans bounds the spans of one series: the last maxSpans distinct
+	// times of a series (or runs of them) are known exactly, which covers
+	// the seconds a log written by several workers goes back.
+	maxSpans = 64
+	// maxFileSpans bounds the spans of one file, about 24 bytes each.
+	maxFileSpans = 1 << 18
+)
+
+// The times InfluxDB stores: it refuses MinInt64 and MinInt64+1, and
+// MaxInt64.
+const (
+	minStorable = math.MinInt64 + 2
+	maxStorable = math.MaxInt64 - 1
+)
+
+// placement is how stamp placed a point.
+type placement int
+
+const (
+	placed    placement = iota // at the time the rule gives
+	displaced                  // later, past times forgotten to bound memory
+	noTime                     // nowhere: no free time up to maxStorable
 )
 
 type fileTimes struct {
-	used    map[uint64]usedTime // (series, time) -> how it is used
-	buckets map[int64]*bucket   // which keys of used each bucket holds
-	points  int64               // points stamped so far: the file's clock for forgetting
-	// The bucket of the latest put, since consecutive lines mostly share
-	// a second.
-	cur    *bucket
-	curSec int64
+	series map[uint64]*seriesTimes
+	spans  int   // spans of all series
+	points int64 // points stamped: the file's clock for "least recently"
+	// forgottenHi is the latest time given to a forgotten series; every
+	// series counts the times up to it as taken. hasForgotten says whether
+	// there is one.
+	forgottenHi  int64
+	hasForgotten bool
 }
 
-type bucket struct {
-	keys    []uint64
-	touched int64 // fileTimes.points when last put to
+type seriesTimes struct {
+	spans   []span // sorted, disjoint and not adjacent
+	stamped int64  // fileTimes.points at its latest point
 }
 
-// usedTime is a time given to a point of a series.
-type usedTime struct {
-	t int64 // the time, to tell hash collisions apart
-	// last is, when t is the own time of a point, the latest time given
-	// to a point of own time t.
-	last int64
-	own  bool
+// span is the times [lo, hi] taken by points of a series. A widened span
+// holds times no point was given (a merged gap, or forgotten times).
+type span struct {
+	lo, hi  int64
+	widened bool
 }
 
 func newSeparator() *separator {
@@ -78,84 +99,113 @@ func newSeparator() *separator {
 }
 
 // stamp returns the time point p of file path is written with, given its own
-// time t.
-func (s *separator) stamp(path string, p *pipeline.Point, t int64) int64 {
+// time t (within [minStorable, maxStorable]), and how it was placed.
+func (s *separator) stamp(path string, p *pipeline.Point, t int64) (int64, placement) {
 	f := s.files[path]
 	if f == nil {
-		f = &fileTimes{used: map[uint64]usedTime{}, buckets: map[int64]*bucket{}}
+		f = &fileTimes{series: map[uint64]*seriesTimes{}}
 		s.files[path] = f
 	}
-	if f.points++; f.points%sweepEvery == 0 {
-		f.sweep()
+	f.points++
+	key := seriesKey(p)
+	st := f.series[key]
+	if st == nil {
+		st = f.newSeries(key)
 	}
-	series := seriesKey(p)
-	key := timeKey(series, t)
-	u, found := f.used[key]
-	if !found {
-		f.add(key, t, usedTime{t: t, last: t, own: true})
-		return t
+	st.stamped = f.points
+	before := len(st.spans)
+	given, how := st.take(t)
+	if len(st.spans) > maxSpans {
+		st.mergeEarliest()
 	}
-	from := t // t is in use (or its key is, by another time: extra nudges only)
-	if u.t == t && u.own {
-		from = u.last // continue the run of own time t
+	f.spans += len(st.spans) - before
+	if f.spans > maxFileSpans {
+		f.forget()
 	}
-	given := from + 1
-	gkey := timeKey(series, given)
-	for {
-		if _, ok := f.used[gkey]; !ok {
+	return given, how
+}
+
+// newSeries starts the state of a series, with the times forgotten so far
+// taken.
+func (f *fileTimes) newSeries(key uint64) *seriesTimes {
+	st := &seriesTimes{}
+	if f.hasForgotten {
+		st.spans = append(st.spans, span{lo: minStorable, hi: f.forgottenHi, widened: true})
+		f.spans++
+	}
+	f.series[key] = st
+	return st
+}
+
+// take gives the series the first free time at or after t.
+func (st *seriesTimes) take(t int64) (int64, placement) {
+	// i is the first span that ends at t-1 or later: the one t is in or
+	// adjoins, or the first after t. Logs mostly go forward, so look at
+	// the last span first.
+	n := len(st.spans)
+	i := n
+	if n > 0 && st.spans[n-1].hi >= t-1 {
+		i = sort.Search(n, func(j int) bool { return st.spans[j].hi >= t-1 })
+	}
+	if i == n || st.spans[i].lo > t+1 { // free, and no span adjoins t
+		st.spans = slices.Insert(st.spans, i, span{lo: t, hi: t})
+		return t, placed
+	}
+	sp := &st.spans[i]
+	given, how := t, placed
+	switch {
+	case t == sp.lo-1: // free; the span before ends below t-1
+		sp.lo = t
+		return t, placed
+	case t == sp.hi+1: // free
+		sp.hi = t
+	default: // taken: the first free time is right after the span
+		if sp.hi == maxStorable {
+			return 0, noTime
+		}
+		if sp.widened {
+			how = displaced
+		}
+		given = sp.hi + 1
+		sp.hi = given
+	}
+	if i+1 < n && st.spans[i+1].lo == sp.hi+1 { // the span now adjoins the next
+		sp.hi, sp.widened = st.spans[i+1].hi, sp.widened || st.spans[i+1].widened
+		st.spans = slices.Delete(st.spans, i+1, i+2)
+	}
+	return given, how
+}
+
+// mergeEarliest merges the two earliest spans, taking the gap between them.
+func (st *seriesTimes) mergeEarliest() {
+	st.spans[1].lo, st.spans[1].widened = st.spans[0].lo, true
+	st.spans = slices.Delete(st.spans, 0, 1)
+}
+
+// forget drops the least recently stamped series until the file holds at
+// most three quarters of maxFileSpans, so that forgetting is rare, and
+// remembers the latest time they were given. The order depends only on the
+// file's lines, so the result stays deterministic.
+func (f *fileTimes) forget() {
+	type byAge struct {
+		stamped int64
+		key     uint64
+	}
+	all := make([]byAge, 0, len(f.series))
+	for k, st := range f.series {
+		all = append(all, byAge{st.stamped, k})
+	}
+	slices.SortFunc(all, func(a, b byAge) int { return cmp.Compare(a.stamped, b.stamped) }) // unique
+	for _, s := range all {
+		if f.spans <= maxFileSpans*3/4 {
 			break
 		}
-		given++
-		gkey = timeKey(series, given)
-	}
-	f.add(gkey, given, usedTime{t: given})
-	if u.t == t { // t's entry now records this run
-		f.used[key] = usedTime{t: t, last: given, own: true}
-	}
-	return given
-}
-
-// add records a new key for time t in its bucket.
-func (f *fileTimes) add(key uint64, t int64, u usedTime) {
-	f.used[key] = u
-	sec := t >> bucketShift
-	if f.cur == nil || f.curSec != sec {
-		f.cur, f.curSec = f.buckets[sec], sec
-		if f.cur == nil {
-			f.cur = &bucket{}
-			f.buckets[sec] = f.cur
+		st := f.series[s.key]
+		if hi := st.spans[len(st.spans)-1].hi; !f.hasForgotten || hi > f.forgottenHi {
+			f.forgottenHi, f.hasForgotten = hi, true
 		}
-	}
-	f.cur.keys = append(f.cur.keys, key)
-	f.cur.touched = f.points
-	if len(f.cur.keys) > maxBucketKeys {
-		// A log stuck on one second (a broken clock) would grow the
-		// bucket without end: forget it, as if it had aged out.
-		f.forget(sec, f.cur)
-	}
-}
-
-// sweep forgets the buckets unused for keepPoints points. It depends only on
-// the file's lines, so the result stays deterministic.
-func (f *fileTimes) sweep() {
-	for sec, b := range f.buckets {
-		if b.touched < f.points-keepPoints {
-			f.forget(sec, b)
-		}
-	}
-}
-
-// forget drops bucket b of second sec and its keys.
-func (f *fileTimes) forget(sec int64, b *bucket) {
-	for _, k := range b.keys {
-		// A key of another bucket's time (a hash collision) stays.
-		if u, ok := f.used[k]; ok && u.t>>bucketShift == sec {
-			delete(f.used, k)
-		}
-	}
-	delete(f.buckets, sec)
-	if f.cur == b {
-		f.cur = nil
+		f.spans -= len(st.spans)
+		delete(f.series, s.key)
 	}
 }
 
@@ -207,14 +257,4 @@ func hashText(h uint64, s string) uint64 {
 
 func hashRuneError(h uint64) uint64 {
 	return (h ^ 0xfffd) * fnvPrime
-}
-
-// timeKey combines a series hash with a time (FNV-1a over its bytes).
-func timeKey(series uint64, t int64) uint64 {
-	h := series
-	for i := 0; i < 8; i++ {
-		h ^= uint64(t>>(8*i)) & 0xff
-		h *= fnvPrime
-	}
-	return h
 }

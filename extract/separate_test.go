@@ -3,22 +3,85 @@ package extract
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
 
-// TestSeparatorProperty stamps random points (few series, times repeating,
-// going back, and nanoseconds apart) and checks that no two points of a
-// series get the same time and that a second run gives the same times.
-func TestSeparatorProperty(t *testing.T) {
+// stamped is a point to stamp in a test: its series (one tag value) and own
+// time.
+type stamped struct {
+	series string
+	t      int64
+}
+
+// stampAll stamps pts in order with a fresh separator, as one file.
+func stampAll(pts []stamped) (times []int64, how []placement) {
+	sep := newSeparator()
+	point := pipeline.Point{Measurement: "m", Tags: []pipeline.Tag{{Key: "k"}}}
+	for _, p := range pts {
+		point.Tags[0].Value = p.series
+		g, h := sep.stamp("f.log", &point, p.t)
+		times, how = append(times, g), append(how, h)
+	}
+	return times, how
+}
+
+// ideal is the separation rule with unbounded memory: the first time at or
+// after t no earlier point of the series was given.
+func ideal(pts []stamped) []int64 {
+	taken := map[stamped]bool{}
+	var out []int64
+	for _, p := range pts {
+		g := p.t
+		for taken[stamped{p.series, g}] {
+			g++
+		}
+		taken[stamped{p.series, g}] = true
+		out = append(out, g)
+	}
+	return out
+}
+
+// checkSeparated fails unless no time is given twice in a series, no point
+// moves back, nothing is placed nowhere, and a second run gives the same
+// times. It returns how many points were displaced.
+func checkSeparated(t *testing.T, pts []stamped) (times []int64, displacedPoints int) {
+	t.Helper()
+	times, how := stampAll(pts)
+	again, _ := stampAll(pts)
+	given := make(map[stamped]int, len(pts))
+	for i, g := range times {
+		if g != again[i] {
+			t.Fatalf("point %d got %d, then %d", i, g, again[i])
+		}
+		if g < pts[i].t {
+			t.Fatalf("point %d moved back from %d to %d", i, pts[i].t, g)
+		}
+		switch how[i] {
+		case noTime:
+			t.Fatalf("point %d (own time %d) got no time", i, pts[i].t)
+		case displaced:
+			displacedPoints++
+		}
+		k := stamped{pts[i].series, g}
+		if j, dup := given[k]; dup {
+			t.Fatalf("series %s time %d given to points %d and %d", pts[i].series, g, j, i)
+		}
+		given[k] = i
+	}
+	return times, displacedPoints
+}
+
+// TestSeparatorIsIdeal stamps random points (few series, times repeating,
+// going back up to 20 s, and nanoseconds apart): within the limits the times
+// are exactly those of the rule with unbounded memory.
+func TestSeparatorIsIdeal(t *testing.T) {
 	for seed := uint64(0); seed < 50; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 1))
-		type pt struct {
-			series string
-			t      int64
-		}
-		var pts []pt
+		var pts []stamped
 		base := int64(1_700_000_000_000_000_000)
 		for i := 0; i < 5000; i++ {
 			tm := base + int64(rng.IntN(20))*1e9 // whole seconds, out of order
@@ -28,31 +91,108 @@ func TestSeparatorProperty(t *testing.T) {
 			case 1:
 				base += 1e9 // time moves on
 			}
-			pts = append(pts, pt{series: fmt.Sprint("s", rng.IntN(3)), t: tm})
+			pts = append(pts, stamped{series: fmt.Sprint("s", rng.IntN(3)), t: tm})
 		}
-		stampAll := func() []int64 {
-			sep := newSeparator()
-			var out []int64
-			for _, p := range pts {
-				point := pipeline.Point{Measurement: "m", Tags: []pipeline.Tag{{Key: "k", Value: p.series}}}
-				out = append(out, sep.stamp("f.log", &point, p.t))
-			}
-			return out
+		got, displaced := checkSeparated(t, pts)
+		if displaced != 0 {
+			t.Fatalf("seed %d: %d points displaced within the limits", seed, displaced)
 		}
-		first, second := stampAll(), stampAll()
-		used := map[string]bool{}
-		for i, g := range first {
-			if g != second[i] {
-				t.Fatalf("seed %d: point %d got %d, then %d", seed, i, g, second[i])
+		want := ideal(pts)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("seed %d: point %d (series %s, own time %d) at %d, want %d", seed, i, pts[i].series, pts[i].t, got[i], want[i])
 			}
-			if g < pts[i].t {
-				t.Fatalf("seed %d: point %d moved back from %d to %d", seed, i, pts[i].t, g)
+		}
+	}
+}
+
+// TestSeparatorPastMaxSpans: a series going back further than maxSpans
+// distinct times finds those times widened; its points are displaced and
+// counted, never written onto a taken time.
+func TestSeparatorPastMaxSpans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var pts []stamped
+	for i := 0; i < 20000; i++ {
+		// Nanosecond times, each its own span, going back up to 4*maxSpans.
+		pts = append(pts, stamped{series: fmt.Sprint("s", rng.IntN(2)), t: int64(i*3 - rng.IntN(4*maxSpans)*3)})
+	}
+	_, displaced := checkSeparated(t, pts)
+	if displaced == 0 {
+		t.Fatal("no point displaced: the test did not pass maxSpans")
+	}
+	t.Logf("%d of %d points displaced", displaced, len(pts))
+}
+
+// TestSeparatorPastMaxFileSpans: more series than one file keeps forget the
+// least recently stamped; from then on a series (forgotten and back, or new)
+// is written after every time given to a forgotten series.
+func TestSeparatorPastMaxFileSpans(t *testing.T) {
+	const sec = int64(1e9)
+	var pts []stamped
+	for i := 0; i < maxFileSpans+10; i++ { // one point per series, one second
+		pts = append(pts, stamped{series: strconv.Itoa(i), t: sec})
+	}
+	for i := 0; i < 10; i++ { // the first series, forgotten, come back
+		pts = append(pts, stamped{series: strconv.Itoa(i), t: sec})
+	}
+	pts = append(pts, stamped{series: "0", t: 2 * sec}) // after everything forgotten: exact
+	times, displaced := checkSeparated(t, pts)
+	// The file forgets when series maxFileSpans comes: the 9 new series
+	// after it and the 10 that come back are displaced.
+	if displaced != 19 {
+		t.Errorf("%d points displaced, want 19", displaced)
+	}
+	if got := times[len(times)-1]; got != 2*sec {
+		t.Errorf("a time after everything forgotten was moved to %d", got)
+	}
+}
+
+// TestSeparatorBusyUnit is the review's reproduction: logs with minute and
+// hour resolution, a million lines per unit, several series. Every point
+// gets the ideal time (the unit's time, +1ns, +2ns, ... per series), so no
+// two points of a series share one, and nothing is displaced.
+func TestSeparatorBusyUnit(t *testing.T) {
+	for _, unit := range []time.Duration{time.Minute, time.Hour} {
+		t.Run(unit.String(), func(t *testing.T) {
+			base := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC).UnixNano()
+			series := []string{"200", "500", "404"}
+			var pts []stamped
+			for u := range int64(2) {
+				for i := range 1_000_000 {
+					pts = append(pts, stamped{series: series[i%len(series)], t: base + u*int64(unit)})
+				}
 			}
-			k := fmt.Sprint(pts[i].series, g)
-			if used[k] {
-				t.Fatalf("seed %d: point %d: series %s time %d given twice", seed, i, pts[i].series, g)
+			times, how := stampAll(pts)
+			for i, g := range times {
+				u, n := i/1_000_000, i%1_000_000
+				if want := base + int64(u)*int64(unit) + int64(n/len(series)); g != want || how[i] != placed {
+					t.Fatalf("point %d at %d (%v), want %d", i, g, how[i], want)
+				}
 			}
-			used[k] = true
+		})
+	}
+}
+
+// TestSeparatorStorableEnd: a nudge never passes the last time InfluxDB
+// stores; a point that finds no free time is placed nowhere.
+func TestSeparatorStorableEnd(t *testing.T) {
+	sep := newSeparator()
+	p := pipeline.Point{Measurement: "m"}
+	for i, want := range []struct {
+		t   int64
+		got int64
+		how placement
+	}{
+		{maxStorable - 1, maxStorable - 1, placed},
+		{maxStorable - 1, maxStorable, placed},
+		{maxStorable - 1, 0, noTime},
+		{maxStorable, 0, noTime},
+		{minStorable, minStorable, placed},
+		{minStorable, minStorable + 1, placed},
+	} {
+		got, how := sep.stamp("f.log", &p, want.t)
+		if got != want.got || how != want.how {
+			t.Errorf("stamp %d (own time %d) = %d, %v; want %d, %v", i, want.t, got, how, want.got, want.how)
 		}
 	}
 }

@@ -47,6 +47,10 @@ type RuleStats struct {
 	// SeriesTooLong counts points dropped because their measurement and
 	// tags are too long for InfluxDB's series key.
 	SeriesTooLong uint64
+	// Displaced counts points written later than their own time (or its
+	// first free nanosecond) because the collision separator had
+	// forgotten which times near it were taken, to bound its memory.
+	Displaced uint64
 }
 
 // Stats returns a snapshot of the counters; it is safe to call at any time.
@@ -71,6 +75,7 @@ func (e *Extractor) Stats() Stats {
 				TimeErrors: c.timeErrors.Load(), ConversionErrors: c.conversionErrors.Load(),
 				Missing: c.missing.Load(), CompositeValues: c.compositeValues.Load(),
 				NoFields: c.noFields.Load(), SeriesTooLong: c.seriesTooLong.Load(),
+				Displaced: c.displaced.Load(),
 			})
 		}
 	}

@@ -22,7 +22,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the want files of testdata/cases")
 
 // Fixed clocks of the golden cases: lines are "read" at readAt, and the
-// input file was last modified at modTime (syslog takes its year from it).
+// input file was last modified at modTime (syslog takes its year from it),
+// or at the RFC 3339 time in the case's file "modtime".
 var (
 	readAt  = time.Date(2025, 10, 10, 12, 0, 0, 0, time.UTC)
 	modTime = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -32,6 +33,7 @@ var (
 // input.log (every line offered to every source) must give want.lp, the
 // points as line protocol, and want.stats, what each rule counted. A case
 // whose rules do not load has want.err, the rendered diagnostics, instead.
+// Each line is offered to every source.
 func TestCases(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/cases/*")
 	if err != nil || len(dirs) == 0 {
@@ -53,7 +55,13 @@ func TestCases(t *testing.T) {
 				golden(t, filepath.Join(dir, "want.err"), buf.Bytes())
 				return
 			}
-			lp, stats := runCase(t, cfg, filepath.Join(dir, "input.log"))
+			mod := modTime
+			if b, err := os.ReadFile(filepath.Join(dir, "modtime")); err == nil {
+				if mod, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b))); err != nil {
+					t.Fatalf("modtime: %v", err)
+				}
+			}
+			lp, stats := runCase(t, cfg, filepath.Join(dir, "input.log"), mod)
 			golden(t, filepath.Join(dir, "want.lp"), lp)
 			golden(t, filepath.Join(dir, "want.stats"), stats)
 			decodeAll(t, lp)
@@ -61,7 +69,7 @@ func TestCases(t *testing.T) {
 	}
 }
 
-func runCase(t *testing.T, cfg *config.Config, input string) (lp, stats []byte) {
+func runCase(t *testing.T, cfg *config.Config, input string, modTime time.Time) (lp, stats []byte) {
 	ex, err := extract.Compile(cfg.Extract)
 	if err != nil {
 		t.Fatalf("Compile: %v", err)

@@ -3,6 +3,8 @@ package extract
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,7 +18,8 @@ const (
 )
 
 // timeParser parses the timestamps of one rule. It is compiled once; parse
-// neither allocates on success nor reads the clock.
+// does not read the clock, and allocates only to infer a missing year or
+// date.
 type timeParser struct {
 	kind   timeKind
 	layout string
@@ -25,7 +28,29 @@ type timeParser struct {
 	unitNanos int64
 	// zoneName is set when the layout reads a zone abbreviation ("MST").
 	zoneName bool
+	// missing is what the layout leaves out of the date, to infer.
+	missing missingDate
 }
+
+// missingDate is what a layout leaves out of the date.
+type missingDate int
+
+const (
+	fullDate missingDate = iota
+	noYear               // month and day, or day of year, without the year
+	noDate               // the time of day only
+)
+
+// The inferred year or date is the latest that does not put the time after
+// the file's modification time plus a tolerance. The year's tolerance covers
+// senders whose clock runs ahead and logs written in a zone east of the rule's
+// location (up to UTC+14); the date's must stay well below a day, or a time
+// of day just after the mtime's would land a day early instead of on the
+// mtime's day.
+const (
+	yearTolerance = 24 * time.Hour
+	dateTolerance = time.Hour
+)
 
 // namedLayouts are the layouts a rule can name instead of spelling them out.
 var namedLayouts = map[string]string{
@@ -65,11 +90,11 @@ func compileTime(layout, location string) (*timeParser, error) {
 	if unit, ok := unixUnits[layout]; ok {
 		return &timeParser{kind: timeUnix, unitNanos: unit, loc: loc}, nil
 	}
-	goLayout, err := goLayoutOf(layout)
+	goLayout, missing, err := goLayoutOf(layout)
 	if err != nil {
 		return nil, &partError{"time.layout", err}
 	}
-	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: zoneByName(goLayout)}, nil
+	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: zoneByName(goLayout), missing: missing}, nil
 }
 
 // zoneByName reports whether a layout's zone comes from an abbreviation
@@ -87,33 +112,45 @@ func zoneByName(layout string) bool {
 	return true
 }
 
-// goLayoutOf turns a named, strftime or Go layout into a Go layout and checks
-// that it can parse what it formats.
-func goLayoutOf(layout string) (string, error) {
+// goLayoutOf turns a named, strftime or Go layout into a Go layout, checks
+// that it can parse what it formats, and says what it leaves out of the date.
+func goLayoutOf(layout string) (string, missingDate, error) {
 	if l, ok := namedLayouts[strings.ToLower(layout)]; ok {
-		return l, nil
+		layout = l
+	} else if strings.HasPrefix(layout, "%") {
+		l, err := strftimeToGo(layout)
+		if err != nil {
+			return "", 0, err
+		}
+		layout = l
 	}
-	if strings.HasPrefix(layout, "%") {
-		return strftimeToGo(layout)
-	}
-	// Any time other than the reference time changes a layout with elements.
+	// Any time other than the reference time changes a layout with
+	// elements. Day 321 of 2009 is Nov 17; Go reads a day of the year
+	// without a year in year 0, a leap year, where it is Nov 16.
 	ref := time.Date(2009, time.November, 17, 20, 34, 58, 651387237, time.FixedZone("XYZ", 3*3600))
 	s := ref.Format(layout)
 	if s == layout {
-		return "", fmt.Errorf("layout %q has no elements of Go's reference time: write it as Go's reference time Mon Jan 2 15:04:05 MST 2006 (for example \"02/Jan/2006:15:04:05 -0700\"), as strftime starting with %% (\"%%d/%%b/%%Y:%%H:%%M:%%S %%z\"), or use one of rfc3339, rfc3339nano, unix, unix_ms, unix_us, unix_ns, syslog", layout)
+		return "", 0, fmt.Errorf("layout %q has no elements of Go's reference time: write it as Go's reference time Mon Jan 2 15:04:05 MST 2006 (for example \"02/Jan/2006:15:04:05 -0700\"), as strftime starting with %% (\"%%d/%%b/%%Y:%%H:%%M:%%S %%z\"), or use one of rfc3339, rfc3339nano, unix, unix_ms, unix_us, unix_ns, syslog", layout)
 	}
 	back, err := time.Parse(layout, s)
 	if err != nil {
-		return "", fmt.Errorf("layout %q cannot parse its own output %q: %v", layout, s, err)
+		return "", 0, fmt.Errorf("layout %q cannot parse its own output %q: %v", layout, s, err)
 	}
-	// A layout must at least say the day or the time of day; "iso8601"
-	// has an element ("1", the month) but is not a layout anyone meant.
-	date := back.Month() == ref.Month() && back.Day() == ref.Day()
+	day := back.Month() == ref.Month() && back.Day() == ref.Day()
 	clock := back.Hour() == ref.Hour() && back.Minute() == ref.Minute()
-	if !date && !clock {
-		return "", fmt.Errorf("layout %q names neither a day nor a time of day; write it as Go's reference time Mon Jan 2 15:04:05 MST 2006 or use one of rfc3339, rfc3339nano, unix, unix_ms, unix_us, unix_ns, syslog", layout)
+	switch {
+	case back.Year() != 0 && day:
+		return layout, fullDate, nil
+	case back.Year() == 0 && (day || back.Month() == time.November && back.Day() == 16):
+		return layout, noYear, nil
+	case back.Year() == 0 && clock && back.Month() == time.January && back.Day() == 1:
+		return layout, noDate, nil
+	case !day && !clock:
+		// "iso8601" has an element ("1", the month) but is not a
+		// layout anyone meant.
+		return "", 0, fmt.Errorf("layout %q names neither a day nor a time of day; write it as Go's reference time Mon Jan 2 15:04:05 MST 2006 or use one of rfc3339, rfc3339nano, unix, unix_ms, unix_us, unix_ns, syslog", layout)
 	}
-	return layout, nil
+	return "", 0, fmt.Errorf("layout %q names part of a date only (a year, month or day without the rest), which would put every line on one day: give the month and day (Jan 2, 01/02, %%b %%d) or the day of the year (002, %%j), with or without the year, or the time of day alone", layout)
 }
 
 // strftimeDirectives maps strftime conversions to Go layout elements.
@@ -187,22 +224,32 @@ func expandedWords(layout string) string {
 }
 
 // errTimeRange is returned for times InfluxDB cannot store.
-var errTimeRange = errors.New("time outside 1677-09-21..2262-04-11, the range InfluxDB can store")
+var errTimeRange = errors.New("time outside 1677-09-21T00:12:43.145224194Z..2262-04-11T23:47:16.854775806Z, the range InfluxDB can store")
 
 var (
-	minTime = time.Unix(0, -1<<63)
-	maxTime = time.Unix(0, 1<<63-1)
+	minTime = time.Unix(0, minStorable)
+	maxTime = time.Unix(0, maxStorable)
 )
 
-// parse returns the time of s in Unix nanoseconds. A layout without a year
-// (such as syslog's) takes the latest year that does not put the time after
-// modTime, the file's modification time, so archives and files that span New
-// Year get the right year.
+// parse returns the time of s in Unix nanoseconds. A layout without the year
+// takes the latest year, and one with the time of day only the latest date,
+// that does not put the time after modTime, the file's modification time,
+// plus a tolerance (yearTolerance, dateTolerance): archives and files that
+// span New Year or midnight get the right dates.
 func (p *timeParser) parse(s string, modTime time.Time) (int64, error) {
 	if p.kind == timeUnix {
 		return parseUnix(s, p.unitNanos)
 	}
-	t, err := time.ParseInLocation(p.layout, s, p.loc)
+	var t time.Time
+	var err error
+	switch p.missing {
+	case fullDate:
+		t, err = time.ParseInLocation(p.layout, s, p.loc)
+	case noYear:
+		t, err = p.inferYear(s, modTime.Add(yearTolerance))
+	case noDate:
+		t, err = p.inferDate(s, modTime.Add(dateTolerance))
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -214,27 +261,58 @@ func (p *timeParser) parse(s string, modTime time.Time) (int64, error) {
 			return 0, fmt.Errorf("zone %q is unknown in location %s: set the rule's location to the zone the log is written in", name, p.loc)
 		}
 	}
-	if t.Year() == 0 {
-		t = inferYear(t, modTime)
-	}
 	if t.Before(minTime) || t.After(maxTime) {
 		return 0, errTimeRange
 	}
 	return t.UnixNano(), nil
 }
 
-// inferYear moves t, parsed without a year, into the latest year in which it
-// is not after ref. A Feb 29 only exists in leap years, hence the loop.
-func inferYear(t, ref time.Time) time.Time {
-	ref = ref.In(t.Location())
-	for y := ref.Year(); y > ref.Year()-8; y-- {
-		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
-		if c.Day() != t.Day() || c.After(ref) {
+// inferYear parses s, which has no year, in the latest year that does not
+// put it after latest. The year is written into the text before parsing, so
+// that Go resolves the zone (an abbreviation, or p.loc's offset) and a day
+// of the year in that year: parsed in year 0, zones have local mean time
+// offsets and every year is a leap year.
+func (p *timeParser) inferYear(s string, latest time.Time) (time.Time, error) {
+	layout := "2006 " + p.layout
+	y := latest.In(p.loc).Year()
+	// Feb 29 or day 366 are only in leap years, at most 8 years back.
+	for stop := y - 8; y > stop; y-- {
+		t, err := time.ParseInLocation(layout, strconv.Itoa(y)+" "+s, p.loc)
+		if err != nil {
+			// Not a date of year y, or not a date at all: the
+			// error, if any, is about s as the line has it.
+			if _, err := time.ParseInLocation(p.layout, s, p.loc); err != nil {
+				return time.Time{}, err
+			}
 			continue
 		}
-		return c
+		if !t.After(latest) {
+			return t, nil
+		}
 	}
-	return t
+	return time.Time{}, fmt.Errorf("%q is in no year up to %d", s, latest.In(p.loc).Year())
+}
+
+// inferDate parses s, a time of day, on the latest date that does not put
+// it after latest.
+func (p *timeParser) inferDate(s string, latest time.Time) (time.Time, error) {
+	layout := "2006-01-02 " + p.layout
+	d := latest.In(p.loc)
+	for range 2 {
+		t, err := time.ParseInLocation(layout, d.Format("2006-01-02 ")+s, p.loc)
+		if err != nil {
+			// The error, as the line has it.
+			if _, err := time.ParseInLocation(p.layout, s, p.loc); err != nil {
+				return time.Time{}, err
+			}
+			return time.Time{}, fmt.Errorf("time of day %q on %s: %w", s, d.Format(time.DateOnly), err)
+		}
+		if !t.After(latest) {
+			return t, nil
+		}
+		d = d.AddDate(0, 0, -1)
+	}
+	return time.Time{}, fmt.Errorf("bug: time of day %q after %v on its day before", s, latest)
 }
 
 // parseUnix reads a decimal number of units since the epoch, with an optional
@@ -256,7 +334,7 @@ func parseUnix(s string, unitNanos int64) (int64, error) {
 		if c < '0' || c > '9' {
 			return 0, fmt.Errorf("unix time %q is not a decimal number", s)
 		}
-		if whole > (1<<63-1-9)/10 {
+		if whole > (math.MaxInt64-int64(c-'0'))/10 {
 			return 0, errTimeRange
 		}
 		whole = whole*10 + int64(c-'0')
@@ -279,12 +357,16 @@ func parseUnix(s string, unitNanos int64) (int64, error) {
 	if digits == 0 {
 		return 0, fmt.Errorf("unix time %q has no digits", s)
 	}
-	if whole > (1<<63-1-unitNanos)/unitNanos {
+	fracNanos := frac * (unitNanos / fracScale)
+	if whole > (math.MaxInt64-fracNanos)/unitNanos {
 		return 0, errTimeRange
 	}
-	ns := whole*unitNanos + frac*(unitNanos/fracScale)
+	ns := whole*unitNanos + fracNanos
 	if neg {
 		ns = -ns
+	}
+	if ns < minStorable || ns > maxStorable {
+		return 0, errTimeRange
 	}
 	return ns, nil
 }

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,31 @@ func TestParseTime(t *testing.T) {
 		{name: "unix_ns too large", layout: "unix_ns", in: "9223372036854775808", wantErr: "outside"},
 		{name: "syslog same year", layout: "syslog", in: "Jan  1 00:10:00", modTime: mod, want: ns("2025-01-01T00:10:00Z")},
 		{name: "syslog previous year across New Year", layout: "syslog", in: "Dec 31 23:59:59", modTime: mod, want: ns("2024-12-31T23:59:59Z")},
-		{name: "syslog time after mtime goes back a year", layout: "syslog", in: "Jan  1 12:00:01", modTime: mod, want: ns("2024-01-01T12:00:01Z")},
+		{name: "syslog up to a day after mtime keeps its year", layout: "syslog", in: "Jan  2 12:00:00", modTime: mod, want: ns("2025-01-02T12:00:00Z")},
+		{name: "syslog over a day after mtime goes back a year", layout: "syslog", in: "Jan  2 12:00:01", modTime: mod, want: ns("2024-01-02T12:00:01Z")},
+		{name: "zone abbreviation without year in its year's offset", layout: "Jan _2 15:04:05 MST", location: "America/Los_Angeles", in: "Mar 10 12:00:00 PDT", modTime: mod, want: ns("2024-03-10T19:00:00Z")},
+		{name: "zone abbreviation CET without year", layout: "Jan _2 15:04:05 MST", location: "Europe/Berlin", in: "Mar 10 12:00:00 CET", modTime: mod, want: ns("2024-03-10T11:00:00Z")},
+		{name: "zone abbreviation IST without year", layout: "Jan _2 15:04:05 MST", location: "Asia/Kolkata", in: "Mar 10 12:00:00 IST", modTime: mod, want: ns("2024-03-10T06:30:00Z")},
+		{name: "time of day only on the mtime's date", layout: "15:04:05.000", in: "10:00:00.000", modTime: time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC), want: ns("2025-03-10T10:00:00Z")},
+		{name: "time of day up to an hour after mtime", layout: "15:04:05.000", in: "13:00:00.000", modTime: time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC), want: ns("2025-03-10T13:00:00Z")},
+		{name: "time of day over an hour after mtime is the day before", layout: "15:04:05.000", in: "13:00:00.001", modTime: time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC), want: ns("2025-03-09T13:00:00.001Z")},
+		{name: "time of day bad", layout: "15:04:05.000", in: "10:00", modTime: mod, wantErr: `cannot parse "" as ":"`},
+		{name: "day of year 60 not leap", layout: "%j", in: "060", modTime: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), want: ns("2025-03-01T00:00:00Z")},
+		{name: "day of year 100", layout: "%j", in: "100", modTime: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), want: ns("2025-04-10T00:00:00Z")},
+		{name: "day of year 365 last year", layout: "%j", in: "365", modTime: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), want: ns("2024-12-30T00:00:00Z")},
+		{name: "day of year 366 leap year", layout: "%j", in: "366", modTime: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), want: ns("2024-12-31T00:00:00Z")},
+		{name: "day of year 367", layout: "%j", in: "367", modTime: mod, wantErr: "day-of-year out of range"},
+		{name: "syslog Feb 30", layout: "syslog", in: "Feb 30 10:00:00", modTime: mod, wantErr: "day out of range"},
+		{name: "rfc3339nano last storable", layout: "rfc3339nano", in: "2262-04-11T23:47:16.854775806Z", want: math.MaxInt64 - 1},
+		{name: "rfc3339nano MaxInt64", layout: "rfc3339nano", in: "2262-04-11T23:47:16.854775807Z", wantErr: "outside"},
+		{name: "rfc3339nano first storable", layout: "rfc3339nano", in: "1677-09-21T00:12:43.145224194Z", want: math.MinInt64 + 2},
+		{name: "rfc3339nano MinInt64+1", layout: "rfc3339nano", in: "1677-09-21T00:12:43.145224193Z", wantErr: "outside"},
+		{name: "unix_ns last storable", layout: "unix_ns", in: "9223372036854775806", want: math.MaxInt64 - 1},
+		{name: "unix_ns MaxInt64", layout: "unix_ns", in: "9223372036854775807", wantErr: "outside"},
+		{name: "unix_ns first storable", layout: "unix_ns", in: "-9223372036854775806", want: math.MinInt64 + 2},
+		{name: "unix_ns MinInt64+1", layout: "unix_ns", in: "-9223372036854775807", wantErr: "outside"},
+		{name: "unix last storable second", layout: "unix", in: "9223372036.854775806", want: math.MaxInt64 - 1},
+		{name: "unix past last storable", layout: "unix", in: "9223372036.854775807", wantErr: "outside"},
 		{name: "syslog Feb 29 finds a leap year", layout: "syslog", in: "Feb 29 10:00:00", modTime: mod, want: ns("2024-02-29T10:00:00Z")},
 		{name: "syslog with location", layout: "syslog", location: "America/New_York", in: "Oct 10 08:00:00", modTime: mod, want: ns("2024-10-10T12:00:00Z")},
 		{name: "zone abbreviation known in location", layout: "unixdate", location: "America/Los_Angeles", in: "Fri Oct 10 13:55:36 PDT 2025", want: ns("2025-10-10T20:55:36Z")},
@@ -93,6 +118,9 @@ func TestCompileTimeErrors(t *testing.T) {
 		{name: "strftime literal word", layout: "%Y Mon", wantPart: "time.layout", wantErr: `literal text "Mon"`},
 		{name: "strftime fraction without dot", layout: "%S%f", wantPart: "time.layout", wantErr: "must follow"},
 		{name: "bad location", layout: "rfc3339", location: "Mars/Olympus", wantPart: "time.location", wantErr: "unknown location"},
+		{name: "month without day", layout: "Jan 15:04:05", wantPart: "time.layout", wantErr: "part of a date only"},
+		{name: "year without day", layout: "2006 15:04", wantPart: "time.layout", wantErr: "part of a date only"},
+		{name: "day without month", layout: "%d %H:%M", wantPart: "time.layout", wantErr: "part of a date only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,8 +153,8 @@ func FuzzParseTime(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, p := range parsers {
 			ns, err := p.parse(s, mod)
-			if err == nil && p.kind == timeLayout && p.layout == time.Stamp && time.Unix(0, ns).After(mod) {
-				t.Errorf("syslog time %q put after the file's mtime: %v", s, time.Unix(0, ns).UTC())
+			if err == nil && p.missing == noYear && time.Unix(0, ns).After(mod.Add(yearTolerance)) {
+				t.Errorf("syslog time %q put over a day after the file's mtime: %v", s, time.Unix(0, ns).UTC())
 			}
 		}
 	})

@@ -165,6 +165,11 @@ func printTable(w io.Writer, st extract.Stats, tooLong int64) {
 			points, r.ConversionErrors+r.CompositeValues, r.Missing, r.TimeErrors, r.NoFields+r.SeriesTooLong)
 	}
 	tw.Flush()
+	for _, r := range st.Rules {
+		if r.Displaced > 0 {
+			fmt.Fprintf(w, "\n%s: %d points written after times the collision separator had forgotten (see the README's Colliding points)\n", r.Rule, r.Displaced)
+		}
+	}
 	for _, s := range st.Sources {
 		if !used[s.Source] {
 			continue

@@ -32,8 +32,9 @@ import (
 //   - a series keeps at most maxSpans spans: beyond, its two earliest merge,
 //     and the gap between them counts as taken too;
 //   - a file keeps at most maxFileSpans spans: beyond, the series stamped
-//     least recently are forgotten, and every series starts again with all
-//     times up to the latest time given to a forgotten series counted as taken.
+//     least recently are forgotten. Their spans join the file's forgotten
+//     spans (at most maxSpans, merged like a series'), which count as taken
+//     for every series that starts afterwards, since it may be one of them.
 //
 // A point whose own time falls into such a widened span is written after it,
 // later than the ideal rule would write it; it is counted (Displaced) and
@@ -51,7 +52,7 @@ const (
 	// times of a series (or runs of them) are known exactly, which covers
 	// the seconds a log written by several workers goes back.
 	maxSpans = 64
-	// maxFileSpans bounds the spans of one file, about 24 bytes each.
+	// maxFileSpans bounds the spans of one file, 24 bytes each.
 	maxFileSpans = 1 << 18
 )
 
@@ -66,32 +67,25 @@ const (
 type placement int
 
 const (
-	placed    placement = iota // at the time the rule gives
-	displaced                  // later, past times forgotten to bound memory
+	placed    placement = iota // by the rule
+	displaced                  // later, past times widened to bound memory
 	noTime                     // nowhere: no free time up to maxStorable
 )
 
 type fileTimes struct {
 	series map[uint64]*seriesTimes
-	spans  int   // spans of all series
+	spans  int   // of all series
 	points int64 // points stamped: the file's clock for "least recently"
-	// forgottenHi is the latest time given to a forgotten series; every
-	// series counts the times up to it as taken. hasForgotten says whether
-	// there is one.
-	forgottenHi  int64
-	hasForgotten bool
+	// forgotten holds the times of the forgotten series.
+	forgotten spans
 }
 
 type seriesTimes struct {
-	spans   []span // sorted, disjoint and not adjacent
-	stamped int64  // fileTimes.points at its latest point
-}
-
-// span is the times [lo, hi] taken by points of a series. A widened span
-// holds times no point was given (a merged gap, or forgotten times).
-type span struct {
-	lo, hi  int64
-	widened bool
+	spans   spans
+	stamped int64 // fileTimes.points at its latest point
+	// inherits is set for a series started after another was forgotten:
+	// it may be that one, so the forgotten times count as its own.
+	inherits bool
 }
 
 func newSeparator() *separator {
@@ -110,82 +104,49 @@ func (s *separator) stamp(path string, p *pipeline.Point, t int64) (int64, place
 	key := seriesKey(p)
 	st := f.series[key]
 	if st == nil {
-		st = f.newSeries(key)
+		st = &seriesTimes{inherits: len(f.forgotten) > 0}
+		f.series[key] = st
 	}
 	st.stamped = f.points
-	before := len(st.spans)
-	given, how := st.take(t)
-	if len(st.spans) > maxSpans {
-		st.mergeEarliest()
+
+	// The first time at or after t that is free in the series' spans
+	// and, if it inherits them, the forgotten ones. Each pass moves
+	// given forward, so the loop ends.
+	given, how := t, placed
+	for {
+		free, widened, ok := st.spans.firstFree(given)
+		if !ok {
+			return 0, noTime
+		}
+		if widened {
+			how = displaced
+		}
+		given = free
+		if !st.inherits {
+			break
+		}
+		if free, _, ok = f.forgotten.firstFree(given); !ok {
+			return 0, noTime
+		}
+		if free == given {
+			break
+		}
+		given, how = free, displaced
 	}
-	f.spans += len(st.spans) - before
-	if f.spans > maxFileSpans {
+
+	before := len(st.spans)
+	st.spans.add(span{lo: given, hi: given})
+	st.spans.trim()
+	if f.spans += len(st.spans) - before; f.spans > maxFileSpans {
 		f.forget()
 	}
 	return given, how
 }
 
-// newSeries starts the state of a series, with the times forgotten so far
-// taken.
-func (f *fileTimes) newSeries(key uint64) *seriesTimes {
-	st := &seriesTimes{}
-	if f.hasForgotten {
-		st.spans = append(st.spans, span{lo: minStorable, hi: f.forgottenHi, widened: true})
-		f.spans++
-	}
-	f.series[key] = st
-	return st
-}
-
-// take gives the series the first free time at or after t.
-func (st *seriesTimes) take(t int64) (int64, placement) {
-	// i is the first span that ends at t-1 or later: the one t is in or
-	// adjoins, or the first after t. Logs mostly go forward, so look at
-	// the last span first.
-	n := len(st.spans)
-	i := n
-	if n > 0 && st.spans[n-1].hi >= t-1 {
-		i = sort.Search(n, func(j int) bool { return st.spans[j].hi >= t-1 })
-	}
-	if i == n || st.spans[i].lo > t+1 { // free, and no span adjoins t
-		st.spans = slices.Insert(st.spans, i, span{lo: t, hi: t})
-		return t, placed
-	}
-	sp := &st.spans[i]
-	given, how := t, placed
-	switch {
-	case t == sp.lo-1: // free; the span before ends below t-1
-		sp.lo = t
-		return t, placed
-	case t == sp.hi+1: // free
-		sp.hi = t
-	default: // taken: the first free time is right after the span
-		if sp.hi == maxStorable {
-			return 0, noTime
-		}
-		if sp.widened {
-			how = displaced
-		}
-		given = sp.hi + 1
-		sp.hi = given
-	}
-	if i+1 < n && st.spans[i+1].lo == sp.hi+1 { // the span now adjoins the next
-		sp.hi, sp.widened = st.spans[i+1].hi, sp.widened || st.spans[i+1].widened
-		st.spans = slices.Delete(st.spans, i+1, i+2)
-	}
-	return given, how
-}
-
-// mergeEarliest merges the two earliest spans, taking the gap between them.
-func (st *seriesTimes) mergeEarliest() {
-	st.spans[1].lo, st.spans[1].widened = st.spans[0].lo, true
-	st.spans = slices.Delete(st.spans, 0, 1)
-}
-
 // forget drops the least recently stamped series until the file holds at
 // most three quarters of maxFileSpans, so that forgetting is rare, and
-// remembers the latest time they were given. The order depends only on the
-// file's lines, so the result stays deterministic.
+// keeps their times in f.forgotten. The order depends only on the file's
+// lines, so the result stays deterministic.
 func (f *fileTimes) forget() {
 	type byAge struct {
 		stamped int64
@@ -201,11 +162,68 @@ func (f *fileTimes) forget() {
 			break
 		}
 		st := f.series[s.key]
-		if hi := st.spans[len(st.spans)-1].hi; !f.hasForgotten || hi > f.forgottenHi {
-			f.forgottenHi, f.hasForgotten = hi, true
+		for _, sp := range st.spans {
+			sp.widened = true
+			f.forgotten.add(sp)
+			f.forgotten.trim()
 		}
 		f.spans -= len(st.spans)
 		delete(f.series, s.key)
+	}
+}
+
+// spans are sorted, disjoint and never adjacent, so the first time after a
+// span is free.
+type spans []span
+
+// span is the times [lo, hi] taken by points of a series. A widened span
+// also holds times no point was given (a merged gap, forgotten times).
+type span struct {
+	lo, hi  int64
+	widened bool
+}
+
+// search returns the index of the first span that ends at t or later. Logs
+// mostly go forward, so it looks at the last span first.
+func (s spans) search(t int64) int {
+	if n := len(s); n == 0 || s[n-1].hi < t {
+		return n
+	}
+	return sort.Search(len(s), func(i int) bool { return s[i].hi >= t })
+}
+
+// firstFree returns the first time at or after t that no span holds, and
+// whether t was in a widened span; ok is false when no time up to
+// maxStorable is free.
+func (s spans) firstFree(t int64) (free int64, widened, ok bool) {
+	i := s.search(t)
+	if i == len(s) || s[i].lo > t {
+		return t, false, true
+	}
+	if s[i].hi == maxStorable {
+		return 0, s[i].widened, false
+	}
+	return s[i].hi + 1, s[i].widened, true
+}
+
+// add puts sp into s, merging the spans it overlaps or adjoins.
+func (s *spans) add(sp span) {
+	i := s.search(sp.lo - 1) // lo >= minStorable: no overflow
+	j := i
+	for j < len(*s) && (*s)[j].lo <= sp.hi+1 { // hi <= maxStorable
+		sp.lo, sp.hi = min(sp.lo, (*s)[j].lo), max(sp.hi, (*s)[j].hi)
+		sp.widened = sp.widened || (*s)[j].widened
+		j++
+	}
+	*s = slices.Replace(*s, i, j, sp)
+}
+
+// trim merges the earliest spans until at most maxSpans are left; the gaps
+// between them count as taken.
+func (s *spans) trim() {
+	for len(*s) > maxSpans {
+		(*s)[1].lo, (*s)[1].widened = (*s)[0].lo, true
+		*s = slices.Delete(*s, 0, 1)
 	}
 }
 

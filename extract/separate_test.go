@@ -3,6 +3,7 @@ package extract
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -46,17 +47,13 @@ func ideal(pts []stamped) []int64 {
 }
 
 // checkSeparated fails unless no time is given twice in a series, no point
-// moves back, nothing is placed nowhere, and a second run gives the same
-// times. It returns how many points were displaced.
+// moves back and nothing is placed nowhere. It returns how many points were
+// displaced.
 func checkSeparated(t *testing.T, pts []stamped) (times []int64, displacedPoints int) {
 	t.Helper()
 	times, how := stampAll(pts)
-	again, _ := stampAll(pts)
 	given := make(map[stamped]int, len(pts))
 	for i, g := range times {
-		if g != again[i] {
-			t.Fatalf("point %d got %d, then %d", i, g, again[i])
-		}
 		if g < pts[i].t {
 			t.Fatalf("point %d moved back from %d to %d", i, pts[i].t, g)
 		}
@@ -79,6 +76,7 @@ func checkSeparated(t *testing.T, pts []stamped) (times []int64, displacedPoints
 // going back up to 20 s, and nanoseconds apart): within the limits the times
 // are exactly those of the rule with unbounded memory.
 func TestSeparatorIsIdeal(t *testing.T) {
+	t.Parallel()
 	for seed := uint64(0); seed < 50; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		var pts []stamped
@@ -116,9 +114,12 @@ func TestSeparatorPastMaxSpans(t *testing.T) {
 		// Nanosecond times, each its own span, going back up to 4*maxSpans.
 		pts = append(pts, stamped{series: fmt.Sprint("s", rng.IntN(2)), t: int64(i*3 - rng.IntN(4*maxSpans)*3)})
 	}
-	_, displaced := checkSeparated(t, pts)
+	times, displaced := checkSeparated(t, pts)
 	if displaced == 0 {
 		t.Fatal("no point displaced: the test did not pass maxSpans")
+	}
+	if again, _ := stampAll(pts); !slices.Equal(times, again) {
+		t.Error("a second run gave other times")
 	}
 	t.Logf("%d of %d points displaced", displaced, len(pts))
 }
@@ -127,6 +128,7 @@ func TestSeparatorPastMaxSpans(t *testing.T) {
 // least recently stamped; from then on a series (forgotten and back, or new)
 // is written after every time given to a forgotten series.
 func TestSeparatorPastMaxFileSpans(t *testing.T) {
+	t.Parallel()
 	const sec = int64(1e9)
 	var pts []stamped
 	for i := 0; i < maxFileSpans+10; i++ { // one point per series, one second
@@ -152,15 +154,17 @@ func TestSeparatorPastMaxFileSpans(t *testing.T) {
 // gets the ideal time (the unit's time, +1ns, +2ns, ... per series), so no
 // two points of a series share one, and nothing is displaced.
 func TestSeparatorBusyUnit(t *testing.T) {
+	t.Parallel()
 	for _, unit := range []time.Duration{time.Minute, time.Hour} {
 		t.Run(unit.String(), func(t *testing.T) {
 			base := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC).UnixNano()
 			series := []string{"200", "500", "404"}
 			var pts []stamped
-			for u := range int64(2) {
-				for i := range 1_000_000 {
-					pts = append(pts, stamped{series: series[i%len(series)], t: base + u*int64(unit)})
-				}
+			for i := range 1_000_000 {
+				pts = append(pts, stamped{series: series[i%len(series)], t: base})
+			}
+			for i := range 30 { // the next unit starts afresh
+				pts = append(pts, stamped{series: series[i%len(series)], t: base + int64(unit)})
 			}
 			times, how := stampAll(pts)
 			for i, g := range times {
@@ -194,5 +198,25 @@ func TestSeparatorStorableEnd(t *testing.T) {
 		if got != want.got || how != want.how {
 			t.Errorf("stamp %d (own time %d) = %d, %v; want %d, %v", i, want.t, got, how, want.got, want.how)
 		}
+	}
+}
+
+// TestSeparatorForgottenOutlier: a series forgotten with one time far ahead
+// does not displace the series that start after it at ordinary times; only
+// a point at that very time is displaced.
+func TestSeparatorForgottenOutlier(t *testing.T) {
+	t.Parallel()
+	const base, far = int64(1e18), int64(4e18) // 2001 and 2096
+	pts := []stamped{{series: "x", t: far}}
+	for i := range int64(maxFileSpans + 1000) { // one point per series, time going on
+		pts = append(pts, stamped{series: strconv.FormatInt(i, 10), t: base + i*1000})
+	}
+	pts = append(pts, stamped{series: "x", t: far})
+	times, displaced := checkSeparated(t, pts)
+	if displaced != 1 {
+		t.Errorf("%d points displaced, want 1: the forgotten outlier's time taken again", displaced)
+	}
+	if got := times[len(times)-1]; got != far+1 {
+		t.Errorf("the outlier's time again went to %d, want %d", got, far+1)
 	}
 }

@@ -4,21 +4,36 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 )
 
-// maxBodyStart is how much of a failed write's response body is kept for
-// the log.
-const maxBodyStart = 200
+const (
+	// maxBodyStart is how much of the server's error message is kept for
+	// the log.
+	maxBodyStart = 200
+	// maxErrorBody is how much of an error response's body is read for
+	// its message. InfluxDB's messages are much shorter (1.8 cuts its
+	// X-Influxdb-Error header at 1 KiB); a proxy's error page need not be
+	// read whole.
+	maxErrorBody = 4 << 10
+	// maxDrainBody is how much more of a response's body is read and
+	// discarded so that its connection can be reused. A longer body costs
+	// a new connection instead of the time to read it.
+	maxDrainBody = 64 << 10
+)
 
 // WriteError is a write that got no 2xx. The sink decides what to do by
 // StatusCode alone.
@@ -26,16 +41,29 @@ type WriteError struct {
 	// StatusCode is 0 when no response came back (connection refused,
 	// timeout, ...); Err says why.
 	StatusCode int
-	// RetryAfter is the server's Retry-After, 0 if absent.
+	// RetryAfter is the wait the server asked for with Retry-After, 0 if
+	// absent, unreadable or past. See parseRetryAfter.
 	RetryAfter time.Duration
-	// Body is the start of the response body, at most 200 bytes.
+	// Location is where a redirect (3xx) points. Redirects are not
+	// followed: Go would turn the POST into a GET.
+	Location string
+	// Body is the start of the server's error message, at most 200 bytes:
+	// the "message" (2.x) or "error" (1.8) of a JSON body, else the
+	// X-Influxdb-Error header, else the body as it is.
 	Body string
-	Err  error
+	// Refused is how many points the server said it refused while it
+	// stored the rest of the batch (a partial write's "dropped=N", from
+	// InfluxDB 1.x and 2.x), or 0 when it did not say.
+	Refused int
+	Err     error
 }
 
 func (e *WriteError) Error() string {
-	if e.StatusCode == 0 {
+	switch {
+	case e.StatusCode == 0:
 		return fmt.Sprintf("write: %v", e.Err)
+	case e.Location != "":
+		return fmt.Sprintf("write: status %d: redirected to %s", e.StatusCode, e.Location)
 	}
 	return fmt.Sprintf("write: status %d: %s", e.StatusCode, e.Body)
 }
@@ -64,10 +92,15 @@ func NewInfluxDB(cfg Config) (*InfluxDB, error) {
 	}
 	cfg = cfg.withDefaults()
 	// Our own http.Client, so the request timeout is ours rather than the
-	// library's 20s default.
+	// library's 20s default, and a redirect comes back to us as it is:
+	// followed, a 301 or 302 would turn the write into a GET that
+	// succeeds without writing anything.
 	opts := influxdb2.DefaultOptions().
 		SetApplicationName("logmetrics").
-		SetHTTPClient(&http.Client{Timeout: cfg.Timeout})
+		SetHTTPClient(&http.Client{
+			Timeout:       cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		})
 	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
 
 	// The URL is built as influxdb-client-go's write service builds it.
@@ -105,41 +138,127 @@ func (d *InfluxDB) WriteBatch(ctx context.Context, batch []byte) error {
 	if err := d.gz.Close(); err != nil {
 		return fmt.Errorf("gzip batch: %w", err)
 	}
-	perr := d.client.HTTPService().DoPostRequest(ctx, d.writeURL, bytes.NewReader(d.gzipped.Bytes()),
-		func(req *http.Request) {
-			req.Header.Set("Content-Encoding", "gzip")
-			req.Header.Set("Content-Type", "text/plain; charset=utf-8")
-		},
-		func(resp *http.Response) error {
-			// Drain so that the connection is reused.
-			_, _ = io.Copy(io.Discard, resp.Body)
-			return resp.Body.Close()
-		})
-	if perr == nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.writeURL, bytes.NewReader(d.gzipped.Bytes()))
+	if err != nil {
+		return &WriteError{Err: err}
+	}
+	// The library's service adds the Authorization and User-Agent
+	// headers; the response we read ourselves, because the library reads
+	// an error body whole and knows Retry-After in seconds only.
+	resp, err := d.client.HTTPService().DoHTTPRequestWithResponse(req, func(req *http.Request) {
+		req.Header.Set("Content-Encoding", "gzip")
+		req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	})
+	if err != nil {
+		return &WriteError{Err: err}
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	return writeError(perr)
+	return responseError(resp, time.Now())
 }
 
-// writeError turns the library's error into ours. The library has already
-// read the body: Message is the body itself, or for a JSON body its
-// "message" (InfluxDB 1.8 sends {"error": ...}, and then Message is the
-// X-Influxdb-Error header, which holds the same text).
-func writeError(perr *influxhttp.Error) *WriteError {
+// drainClose reads what is left of a response body, up to maxDrainBody,
+// so that its connection can be reused, and closes it.
+func drainClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, maxDrainBody)
+	_ = body.Close()
+}
+
+// responseError reads the WriteError of a response that is not a 2xx; now
+// is when it came. It reads at most maxErrorBody bytes of the body, which
+// Go's transport has already un-gzipped if the server compressed it.
+func responseError(resp *http.Response, now time.Time) *WriteError {
 	e := &WriteError{
-		StatusCode: perr.StatusCode,
-		RetryAfter: time.Duration(perr.RetryAfter) * time.Second,
-		Err:        perr.Err,
+		StatusCode: resp.StatusCode,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), resp.Header.Get("Date"), now),
 	}
-	if e.StatusCode == 0 && e.Err == nil {
-		e.Err = errors.New(perr.Error()) // not expected from the library
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		if loc, err := resp.Location(); err == nil {
+			e.Location = loc.String()
+		}
 	}
-	body := perr.Message
-	if body == "" {
-		body = perr.Code
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if err != nil {
+		e.Err = fmt.Errorf("read error body: %w", err)
 	}
-	e.Body = bodyStart(body)
+	header := resp.Header.Get("X-Influxdb-Error")
+	msg := errorMessage(body, header)
+	e.Body = bodyStart(msg)
+	e.Refused = partialRefused(msg)
+	if e.Refused == 0 {
+		e.Refused = partialRefused(header)
+	}
 	return e
+}
+
+// errorMessage is the server's message in an error response: InfluxDB
+// 2.x sends {"code": ..., "message": ...}, 1.8 {"error": ...} and the same
+// text, cut at 1 KiB, in X-Influxdb-Error. Anything else, such as a
+// proxy's page, is taken as it is.
+func errorMessage(body []byte, header string) string {
+	var j struct{ Message, Error string }
+	if json.Unmarshal(body, &j) == nil {
+		if j.Message != "" {
+			return j.Message
+		}
+		if j.Error != "" {
+			return j.Error
+		}
+	}
+	if header != "" {
+		return header
+	}
+	return strings.TrimSpace(string(body))
+}
+
+// droppedCount finds N in InfluxDB's partial write message "partial write:
+// <reason> dropped=N", which 2.x prefixes with "failure writing points to
+// database: " and later 1.x versions follow with " for database: ...".
+// The reason quotes measurement and field names, so N is the last
+// "dropped=" (the greedy .*).
+var droppedCount = regexp.MustCompile(`(?s)partial write: .* dropped=(\d+)`)
+
+// partialRefused is the N of a partial write message, or 0 if msg is none
+// or cut before it.
+func partialRefused(msg string) int {
+	m := droppedCount.FindStringSubmatch(msg)
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// parseRetryAfter reads a Retry-After header, delay-seconds or an
+// HTTP-date (RFC 9110, section 10.2.3). A date is counted from the
+// response's Date header when there is one, so that a skew between the
+// server's clock and ours does not change the wait, else from now. It
+// returns 0 when v is empty, unreadable or past.
+func parseRetryAfter(v, date string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	secs, err := strconv.ParseUint(v, 10, 64)
+	if err == nil || errors.Is(err, strconv.ErrRange) {
+		if secs > uint64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
+		}
+		return time.Duration(secs) * time.Second
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	if d, err := http.ParseTime(date); err == nil {
+		now = d
+	}
+	return max(at.Sub(now), 0)
 }
 
 // bodyStart cuts s to maxBodyStart bytes without splitting a rune.

@@ -135,9 +135,10 @@ func TestSinkToInfluxDB(t *testing.T) {
 	}
 }
 
-// TestSinkRefusedByInfluxDB: a batch InfluxDB 1.8 cannot parse is refused
-// with 400, counted as dropped and acked. InfluxDB still keeps the lines it
-// could parse (a partial write), which the counters cannot tell.
+// TestSinkRefusedByInfluxDB: a batch with a line InfluxDB 1.8 cannot parse
+// is refused with 400, counted as dropped and acked. InfluxDB still keeps
+// the lines it could parse, but it says "dropped=0", so the counters take
+// the whole batch as refused (an upper bound).
 func TestSinkRefusedByInfluxDB(t *testing.T) {
 	srv := influxtest.Start(t)
 	srv.CreateDatabase(t, "db")
@@ -170,6 +171,50 @@ func TestSinkRefusedByInfluxDB(t *testing.T) {
 		}
 	}
 	if diff := cmp.Diff(wantDump(good), srv.Dump(t, "db")); diff != "" {
+		t.Errorf("Dump (-want +got):\n%s", diff)
+	}
+}
+
+// TestSinkPartialWriteInfluxDB: a batch with a point whose field type
+// conflicts with an earlier write is a partial write for InfluxDB 1.8. It
+// stores the other points and says "dropped=1", and the counters say so.
+func TestSinkPartialWriteInfluxDB(t *testing.T) {
+	srv := influxtest.Start(t)
+	srv.CreateDatabase(t, "db")
+	earlier := point("m", 1) // v is an integer
+	srv.Write(t, "db", string(AppendPoint(nil, &earlier)))
+
+	cfg := Config{URL: srv.URL(), Bucket: "db", FlushInterval: time.Hour}
+	dst, err := NewInfluxDB(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	var logs bytes.Buffer
+	s, err := New(cfg, dst, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conflict := pipeline.Point{Measurement: "m", Fields: []pipeline.Field{floatF("v", 2.5)}, Time: 2}
+	good := []pipeline.Point{point("a", 3), point("m", 4), point("b", 5)}
+	acks, err := runAll(t, s,
+		record("f", 10, good[0]), record("f", 20, conflict), record("f", 30, good[1], good[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]pipeline.Ack{ack("f", 30)}, acks); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
+	want := Stats{PointsWritten: 3, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 1}}
+	if diff := cmp.Diff(want, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	for _, w := range []string{"write partly refused: points dropped", "status=400", "refused=1", "stored=3", "field type conflict"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, logs.String())
+		}
+	}
+	if diff := cmp.Diff(wantDump(append(good, earlier)...), srv.Dump(t, "db")); diff != "" {
 		t.Errorf("Dump (-want +got):\n%s", diff)
 	}
 }

@@ -37,6 +37,18 @@ const (
 // doubles with each further failure of the same batch.
 const retryBaseDelay = time.Second
 
+// retryAfterSpread: up to 1/retryAfterSpread of a server's Retry-After is
+// added to it at random, so that agents told the same wait do not all come
+// back at the same moment.
+const retryAfterSpread = 5
+
+// splitAboveBytes is the size of line protocol above which a batch refused
+// with 413 is split in halves, or a single point dropped. A 413 for a
+// smaller batch says more about a proxy's limit, or a server in trouble,
+// than about the data, so that batch is retried with backoff like a 5xx:
+// splitting it would only multiply the requests and drop points for good.
+const splitAboveBytes = 64 << 10
+
 // Config is the sink's part of the rules file. The zero value of each field
 // means its default.
 type Config struct {
@@ -63,8 +75,10 @@ type Config struct {
 	FlushInterval time.Duration
 	// Timeout bounds one write, and also the final flush at shutdown.
 	Timeout time.Duration
-	// MaxRetryDelay caps the wait between retries of a failed write,
-	// including a server's Retry-After.
+	// MaxRetryDelay caps the wait between retries of a failed write. A
+	// server's Retry-After of more is cut to it (less up to a fifth, as
+	// jitter): points wait no longer than MaxRetryDelay, at the cost of a
+	// retry that may come before the server is ready.
 	MaxRetryDelay time.Duration
 }
 
@@ -147,6 +161,8 @@ type Destination interface {
 
 // Stats are the sink's counters since New.
 type Stats struct {
+	// PointsWritten counts the points of successful writes and the
+	// points a partial write stored (see Dropped.Refused).
 	PointsWritten  uint64
 	BatchesWritten uint64 // successful writes; a split batch counts each part
 	Retries        uint64
@@ -158,20 +174,28 @@ type Stats struct {
 type WriteErrors struct {
 	Network   uint64 // no response, or a Stream write error
 	Throttled uint64 // 429
-	Server    uint64 // 5xx
-	Refused   uint64 // 400 and 422: the data was refused
-	TooLarge  uint64 // 413
-	Config    uint64 // 401, 403, 404 and any other status
+	Server    uint64 // 5xx, 408 and 425
+	Refused   uint64 // 400 and 422: the data was refused, in whole or in part
+	TooLarge  uint64 // 413, whether the batch was then split, dropped or retried
+	Config    uint64 // 401, 403, 404, redirects (3xx) and any other status
 }
 
 // Dropped counts points set aside, by reason. Their records are acked all
 // the same, so the files move on.
 type Dropped struct {
-	// Refused counts the points of every batch the server refused (400,
-	// 422). InfluxDB 1.8 still stores the lines of such a batch it could
-	// parse (a partial write); a status code cannot tell which.
-	Refused  uint64
-	TooLarge uint64 // a single point the server found too large (413)
+	// Refused counts the points of the writes the server refused (400,
+	// 422). When it said how many (a partial write's "dropped=N", from
+	// InfluxDB 1.x and 2.x) that is N, and the rest of the batch counts
+	// as written; N is the server's own count, which leaves out lines
+	// 1.8 could not parse when the same batch also had a point refused.
+	// When it did not say (2.x's 400 for a line it cannot parse, which
+	// stores nothing; 1.8's "dropped=0" for lines it cannot parse, when
+	// it stores the others; a proxy; a message cut short), the whole
+	// batch counts: exact in the first case, an upper bound in the others.
+	Refused uint64
+	// TooLarge counts single points over splitAboveBytes of line
+	// protocol that the server refused with 413.
+	TooLarge uint64
 	Invalid  uint64 // no writable field (only NaN or ±Inf): a bug upstream
 }
 
@@ -224,8 +248,16 @@ func New(cfg Config, dst Destination, log *slog.Logger) (*Sink, error) {
 		dst:    dst,
 		log:    log,
 		wait:   sleep,
-		jitter: func(d time.Duration) time.Duration { return rand.N(d) },
+		jitter: jitter,
 	}, nil
+}
+
+// jitter returns a random duration in [0, d), or 0 if d is not positive.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
 }
 
 // SetRecycler sets where Run gives back the point slices of the records it
@@ -277,11 +309,11 @@ func (s *Sink) Stats() Stats {
 // yields one Ack per file, carrying the Origin of that file's last record
 // in the batch, in order of the files' first records; with a single file
 // that is exactly the Origin of the batch's last record. A write the
-// server refused (400, 422) or a point it found too large (413) is acked
-// too, and counted in Stats().Dropped. Any other failed write is retried
-// until it succeeds or ctx ends, and nothing after it is acked before: a
-// batch that fails with 401, 403 or 404 waits for the configuration (or
-// the server) to be fixed.
+// server refused (400, 422) or a point over splitAboveBytes it found too
+// large (413) is acked too, and counted in Stats().Dropped. Any other
+// failed write is retried until it succeeds or ctx ends, and nothing after
+// it is acked before: a batch that fails with 401, 403, 404 or a redirect
+// waits for the configuration (or the server) to be fixed.
 //
 // acks may be nil. Otherwise Run is its only sender and closes it when it
 // returns (the caller makes the channel, the sink owns its sending end),
@@ -406,25 +438,47 @@ const (
 	classServer
 	classRefused
 	classTooLarge
+	classRedirect
 	classConfig
+	classUnexpected
 )
 
+// classify says what a failed write's status calls for. The README's
+// table of statuses says the same.
 func classify(status int) class {
 	switch {
 	case status == 0:
 		return classNetwork
 	case status == http.StatusTooManyRequests:
 		return classThrottled
-	case status >= 500:
+	// 408 Request Timeout and 425 Too Early ask for the same request
+	// again later, as a 503 does.
+	case status >= 500, status == http.StatusRequestTimeout, status == http.StatusTooEarly:
 		return classServer
-	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
+	case status == http.StatusBadRequest, status == http.StatusUnprocessableEntity:
 		return classRefused
 	case status == http.StatusRequestEntityTooLarge:
 		return classTooLarge
+	// The destination does not follow redirects: the url is out of date.
+	case status >= 300 && status < 400:
+		return classRedirect
+	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound:
+		return classConfig
 	}
-	// 401, 403, 404, and anything we do not expect: retrying cannot lose
-	// data, and the log says what to fix.
-	return classConfig
+	// 409 Conflict and anything else: no InfluxDB answers a write with
+	// them, so they come from something in between whose meaning we
+	// cannot know. Retrying cannot lose data; dropping on a guess could.
+	return classUnexpected
+}
+
+// sampled reports whether the nth occurrence of a problem is logged: the
+// 1st, 10th, 100th, ..., as extract samples per-line problems, so that a
+// storm costs a few lines and the counters tell the rest.
+func sampled(n uint64) bool {
+	for n > 0 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
 }
 
 // send writes lines [lo, hi) of the batch until they are written or
@@ -451,36 +505,41 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var status int
+		var status, refused int
 		var retryAfter time.Duration
 		var we *WriteError
 		if errors.As(err, &we) {
-			status, retryAfter = we.StatusCode, we.RetryAfter
+			status, retryAfter, refused = we.StatusCode, we.RetryAfter, we.Refused
 		}
 		// err carries the status and the start of the body, never the
 		// token.
 		class := classify(status)
 		switch class {
 		case classRefused:
-			s.stats.errRefused.Add(1)
-			s.stats.droppedRefused.Add(uint64(points))
-			s.log.Error("write refused: points dropped", "status", status, "points", points, "err", err)
+			s.refuse(status, points, refused, err)
 			s.done = hi
 			return nil
 		case classTooLarge:
-			s.stats.errTooLarge.Add(1)
-			if points == 1 {
-				s.stats.droppedTooLarge.Add(1)
-				s.log.Error("point too large: dropped", "status", status, "bytes", len(body), "err", err)
+			n := s.stats.errTooLarge.Add(1)
+			switch {
+			case len(body) <= splitAboveBytes:
+				// Retried below, like a 5xx.
+			case points == 1:
+				if d := s.stats.droppedTooLarge.Add(1); sampled(d) {
+					s.log.Error("point too large: dropped", "status", status, "bytes", len(body), "occurrence", d, "err", err)
+				}
 				s.done = hi
 				return nil
+			default:
+				if sampled(n) {
+					s.log.Warn("batch too large: splitting", "status", status, "points", points, "bytes", len(body), "occurrence", n)
+				}
+				mid := lo + points/2
+				if err := s.send(ctx, lo, mid); err != nil {
+					return err
+				}
+				return s.send(ctx, mid, hi)
 			}
-			mid := lo + points/2
-			s.log.Warn("batch too large: splitting", "status", status, "points", points, "bytes", len(body))
-			if err := s.send(ctx, lo, mid); err != nil {
-				return err
-			}
-			return s.send(ctx, mid, hi)
 		}
 		delay := s.retryDelay(attempt, retryAfter)
 		attrs := []any{"status", status, "points", points, "attempt", attempt + 1, "retry_in", delay, "err", err}
@@ -494,9 +553,17 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		case classServer:
 			s.stats.errServer.Add(1)
 			s.log.Warn("write failed: retrying", attrs...)
-		default:
+		case classTooLarge:
+			s.log.Warn("batch too large for the server although small: retrying", attrs...)
+		case classRedirect:
+			s.stats.errConfig.Add(1)
+			s.log.Error("write redirected: set the url to the new location; retrying", attrs...)
+		case classConfig:
 			s.stats.errConfig.Add(1)
 			s.log.Error("write rejected: check the url, token, org and bucket; retrying", attrs...)
+		default:
+			s.stats.errConfig.Add(1)
+			s.log.Error("write failed with an unexpected status: retrying", attrs...)
 		}
 		s.stats.retries.Add(1)
 		if err := s.wait(ctx, delay); err != nil {
@@ -505,15 +572,40 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 	}
 }
 
+// refuse counts a write of points the server refused (400, 422), of which
+// it said refused were refused (0: it did not say, so all of them), and
+// logs a sample.
+func (s *Sink) refuse(status, points, refused int, err error) {
+	n := s.stats.errRefused.Add(1)
+	if refused <= 0 || refused > points {
+		refused = points
+	}
+	s.stats.droppedRefused.Add(uint64(refused))
+	s.stats.pointsWritten.Add(uint64(points - refused))
+	if !sampled(n) {
+		return
+	}
+	if refused < points {
+		s.log.Error("write partly refused: points dropped", "status", status,
+			"refused", refused, "stored", points-refused, "occurrence", n, "err", err)
+		return
+	}
+	s.log.Error("write refused: points dropped", "status", status, "points", points, "occurrence", n, "err", err)
+}
+
 // retryDelay is how long to wait after failed attempt number attempt
-// (from 0): the server's Retry-After if it sent one, else exponential
-// backoff from retryBaseDelay with equal jitter, so that agents restarted
-// together spread out yet never retry at once. Both are capped at
-// MaxRetryDelay.
+// (from 0). With a Retry-After, it is what the server asked plus up to a
+// fifth more at random; else exponential backoff from retryBaseDelay with
+// equal jitter. Either way agents restarted together spread out, and none
+// waits more than MaxRetryDelay: a Retry-After of that much or more gives
+// MaxRetryDelay less up to a fifth of it.
 func (s *Sink) retryDelay(attempt int, retryAfter time.Duration) time.Duration {
 	limit := s.cfg.MaxRetryDelay
 	if retryAfter > 0 {
-		return min(retryAfter, limit)
+		if retryAfter >= limit {
+			return limit - s.jitter(limit/retryAfterSpread)
+		}
+		return min(retryAfter+s.jitter(retryAfter/retryAfterSpread), limit)
 	}
 	d := limit
 	// Shifting by 32 or more would overflow; by then d is at the limit.

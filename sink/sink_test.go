@@ -72,6 +72,8 @@ type reply struct {
 	retryAfter string
 	json       bool
 	body       string
+	header     map[string]string // more response headers
+	gzip       bool              // gzip the body if the client accepts it
 }
 
 // scripted is an httptest.Server (on 127.0.0.1) that records each request
@@ -113,6 +115,17 @@ func newScripted(t *testing.T, respond func(n int, body string) reply) *scripted
 		}
 		if rep.json {
 			w.Header().Set("Content-Type", "application/json")
+		}
+		for k, v := range rep.header {
+			w.Header().Set(k, v)
+		}
+		if rep.gzip && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(rep.status)
+			zw := gzip.NewWriter(w)
+			io.WriteString(zw, rep.body)
+			zw.Close()
+			return
 		}
 		w.WriteHeader(rep.status)
 		io.WriteString(w, rep.body)
@@ -368,32 +381,131 @@ func TestRunStatuses(t *testing.T) {
 			wantLog:    []string{"status=404", "database not found", "status=403"},
 		},
 		{
-			name: "413 splits in halves",
-			respond: func(_ int, body string) reply {
-				if strings.Count(body, "\n") > 2 {
-					return reply{status: 413}
+			name: "503 honours Retry-After as an HTTP date, measured from the response's Date",
+			respond: func(n int, _ string) reply {
+				if n == 0 {
+					return reply{status: 503, header: map[string]string{
+						"Retry-After": "Wed, 21 Oct 2015 07:28:20 GMT",
+						"Date":        "Wed, 21 Oct 2015 07:28:00 GMT",
+					}}
 				}
 				return reply{status: 204}
 			},
-			wantBodies: []string{all, a + b, c + d},
-			wantStats:  Stats{PointsWritten: 4, BatchesWritten: 2, WriteErrors: WriteErrors{TooLarge: 1}},
-			wantLog:    []string{"batch too large: splitting", "status=413"},
+			wantBodies: []string{all, all},
+			wantDelays: []time.Duration{20 * time.Second},
+			wantStats:  Stats{PointsWritten: 4, BatchesWritten: 1, Retries: 1, WriteErrors: WriteErrors{Server: 1}},
 		},
 		{
-			name: "413 on one point drops it",
-			respond: func(_ int, body string) reply {
-				if strings.Contains(body, b) {
-					return reply{status: 413}
+			name: "301 is not followed: an error that names the new location",
+			respond: func(n int, _ string) reply {
+				if n == 0 {
+					return reply{status: 301, header: map[string]string{"Location": "/moved/api/v2/write"}}
 				}
 				return reply{status: 204}
 			},
-			// a+b+c+d -> a+b -> a ok, b dropped; c+d ok.
-			wantBodies: []string{all, a + b, a, b, c + d},
-			wantStats: Stats{
-				PointsWritten: 3, BatchesWritten: 2,
-				WriteErrors: WriteErrors{TooLarge: 3}, Dropped: Dropped{TooLarge: 1},
+			wantBodies: []string{all, all},
+			wantDelays: []time.Duration{500 * time.Millisecond},
+			wantStats:  Stats{PointsWritten: 4, BatchesWritten: 1, Retries: 1, WriteErrors: WriteErrors{Config: 1}},
+			wantLog:    []string{"level=ERROR", "status=301", "redirected to http://127.0.0.1:", "/moved/api/v2/write"},
+		},
+		{
+			name: "308 is not followed either",
+			respond: func(n int, _ string) reply {
+				if n == 0 {
+					return reply{status: 308, header: map[string]string{"Location": "/elsewhere"}}
+				}
+				return reply{status: 204}
 			},
-			wantLog: []string{"point too large: dropped"},
+			wantBodies: []string{all, all},
+			wantDelays: []time.Duration{500 * time.Millisecond},
+			wantStats:  Stats{PointsWritten: 4, BatchesWritten: 1, Retries: 1, WriteErrors: WriteErrors{Config: 1}},
+			wantLog:    []string{"status=308", "/elsewhere"},
+		},
+		{
+			name: "408 and 425 retry like 5xx",
+			respond: func(n int, _ string) reply {
+				switch n {
+				case 0:
+					return reply{status: 408}
+				case 1:
+					return reply{status: 425}
+				}
+				return reply{status: 204}
+			},
+			wantBodies: []string{all, all, all},
+			wantDelays: []time.Duration{500 * time.Millisecond, time.Second},
+			wantStats:  Stats{PointsWritten: 4, BatchesWritten: 1, Retries: 2, WriteErrors: WriteErrors{Server: 2}},
+			wantLog:    []string{"level=WARN", "write failed: retrying", "status=408", "status=425"},
+		},
+		{
+			name: "409 retries loudly as an unexpected status",
+			respond: func(n int, _ string) reply {
+				if n == 0 {
+					return reply{status: 409, body: "conflict"}
+				}
+				return reply{status: 204}
+			},
+			wantBodies: []string{all, all},
+			wantDelays: []time.Duration{500 * time.Millisecond},
+			wantStats:  Stats{PointsWritten: 4, BatchesWritten: 1, Retries: 1, WriteErrors: WriteErrors{Config: 1}},
+			wantLog:    []string{"level=ERROR", "unexpected status", "status=409", "conflict"},
+		},
+		{
+			name: "1.8 partial write: dropped=N is what was refused",
+			respond: func(int, string) reply {
+				msg := `partial write: field type conflict: input field \"v\" on measurement \"b\" is type float, already exists as type integer dropped=1`
+				return reply{status: 400, json: true, body: `{"error":"` + msg + `"}`,
+					header: map[string]string{"X-Influxdb-Error": msg}}
+			},
+			wantBodies: []string{all},
+			wantStats:  Stats{PointsWritten: 3, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 1}},
+			wantLog:    []string{"write partly refused", "refused=1", "stored=3", "field type conflict"},
+		},
+		{
+			name: "2.x partial write: 422 with dropped=N",
+			respond: func(int, string) reply {
+				return reply{status: 422, json: true, body: `{"code":"unprocessable entity","message":"failure writing points to database:` +
+					` partial write: field type conflict: input field \"v\" on measurement \"b\" is type float, already exists as type integer dropped=2"}`}
+			},
+			wantBodies: []string{all},
+			wantStats:  Stats{PointsWritten: 2, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 2}},
+			wantLog:    []string{"refused=2", "stored=2"},
+		},
+		{
+			name: "partial write said only in X-Influxdb-Error",
+			respond: func(int, string) reply {
+				return reply{status: 400, header: map[string]string{
+					"X-Influxdb-Error": "partial write: points beyond retention policy dropped=3 for database: db for retention policy: autogen",
+				}}
+			},
+			wantBodies: []string{all},
+			wantStats:  Stats{PointsWritten: 1, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 3}},
+			wantLog:    []string{"refused=3", "beyond retention policy"},
+		},
+		{
+			name: "partial write in a gzipped body",
+			respond: func(int, string) reply {
+				return reply{status: 400, json: true, gzip: true, body: `{"error":"partial write: points beyond retention policy dropped=1"}`}
+			},
+			wantBodies: []string{all},
+			wantStats:  Stats{PointsWritten: 3, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 1}},
+		},
+		{
+			name: "1.8 unparseable lines (dropped=0): the whole batch counts as refused",
+			respond: func(int, string) reply {
+				return reply{status: 400, json: true, body: `{"error":"partial write: unable to parse 'b v=2u 2': invalid number dropped=0"}`}
+			},
+			wantBodies: []string{all},
+			wantStats:  Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 4}},
+			wantLog:    []string{"write refused: points dropped", "points=4"},
+		},
+		{
+			name: "dropped=N over the batch's points: the whole batch counts as refused",
+			respond: func(int, string) reply {
+				return reply{status: 400, body: "partial write: max series per database exceeded dropped=5"}
+			},
+			wantBodies: []string{all},
+			wantStats:  Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 4}},
 		},
 	}
 	for _, tc := range tests {
@@ -407,6 +519,11 @@ func TestRunStatuses(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.wantBodies, sc.bodies()); diff != "" {
 				t.Errorf("bodies (-want +got):\n%s", diff)
+			}
+			for _, r := range sc.requests() {
+				if r.Method != "POST" || r.Path != "/api/v2/write" {
+					t.Errorf("request %s %s, want POST /api/v2/write", r.Method, r.Path)
+				}
 			}
 			if diff := cmp.Diff(tc.wantDelays, *delays); diff != "" {
 				t.Errorf("retry delays (-want +got):\n%s", diff)
@@ -848,8 +965,12 @@ func TestRetryDelay(t *testing.T) {
 		{"capped", 30 * time.Second, 5, 0, "none", 15 * time.Second},
 		{"capped, full jitter", 30 * time.Second, 5, 0, "full", 30*time.Second - 1},
 		{"no overflow", 30 * time.Second, 1000, 0, "none", 15 * time.Second},
-		{"Retry-After", 30 * time.Second, 3, 2 * time.Second, "full", 2 * time.Second},
+		{"Retry-After", 30 * time.Second, 3, 2 * time.Second, "none", 2 * time.Second},
+		{"Retry-After, full jitter: a fifth more", 30 * time.Second, 3, 2 * time.Second, "full", 2400*time.Millisecond - 1},
+		{"Retry-After near the cap, full jitter", 30 * time.Second, 0, 29 * time.Second, "full", 30 * time.Second},
 		{"Retry-After capped", 30 * time.Second, 0, time.Hour, "none", 30 * time.Second},
+		{"Retry-After capped, full jitter: a fifth less", 30 * time.Second, 0, time.Hour, "full", 24*time.Second + 1},
+		{"Retry-After at the cap", 30 * time.Second, 0, 30 * time.Second, "none", 30 * time.Second},
 		{"tiny cap", time.Nanosecond, 3, 0, "full", 0},
 	}
 	for _, tc := range tests {

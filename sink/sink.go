@@ -230,6 +230,11 @@ type Sink struct {
 	// in order of first appearance; acked of them are already sent.
 	origins []pipeline.Origin
 	acked   int
+
+	tally tally // for Delivered
+	// lastAttempt makes send give up after one failed write: set by
+	// finalFlush, whose one attempt must not wait for backoffs.
+	lastAttempt bool
 }
 
 // New makes a Sink that writes to dst. A nil log discards.
@@ -320,10 +325,10 @@ func (s *Sink) Stats() Stats {
 // so the reader should range over acks until it is closed to receive the
 // final acks.
 //
-// When ctx ends, Run stops reading, writes what it holds under a fresh
-// context bounded by Timeout, and returns ctx.Err() joined with any
-// failure of that final flush. It returns nil when in was closed and
-// everything was delivered.
+// When ctx ends, Run stops reading and makes one attempt to write what it
+// holds, without retries, under a fresh context bounded by Timeout; it
+// returns ctx.Err() joined with any failure of that final flush. It
+// returns nil when in was closed and everything was delivered.
 func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- pipeline.Ack) error {
 	if acks != nil {
 		defer close(acks)
@@ -372,6 +377,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- p
 // add encodes the points of rec into the pending batch and notes its
 // origin.
 func (s *Sink) add(rec pipeline.Record) {
+	s.tally.pending++
 	for i := range rec.Points {
 		n := len(s.buf)
 		s.buf = AppendPoint(s.buf, &rec.Points[i])
@@ -394,13 +400,18 @@ func (s *Sink) add(rec pipeline.Record) {
 }
 
 // flush writes the pending lines and sends the pending acks. It returns an
-// error only when ctx ends first; what is left stays pending.
+// error only when ctx ends first, or when the last attempt fails; what is
+// left stays pending.
 func (s *Sink) flush(ctx context.Context, acks chan<- pipeline.Ack) error {
 	if s.done < len(s.ends) {
-		if err := s.send(ctx, s.done, len(s.ends)); err != nil {
+		from := s.done
+		err := s.send(ctx, s.done, len(s.ends))
+		s.tally.points.Add(uint64(s.done - from))
+		if err != nil {
 			return err
 		}
 	}
+	s.tally.batchDone()
 	s.buf, s.ends, s.done = s.buf[:0], s.ends[:0], 0
 	for ; s.acked < len(s.origins); s.acked++ {
 		if acks == nil {
@@ -416,14 +427,22 @@ func (s *Sink) flush(ctx context.Context, acks chan<- pipeline.Ack) error {
 	return nil
 }
 
-// finalFlush flushes under a fresh context, because ctx has ended, and
-// returns why Run stops.
+// finalFlush makes one attempt to flush, under a fresh context because ctx
+// has ended, and returns why Run stops. It never retries: the agent is
+// stopping after its grace, and more attempts would only hold up the exit,
+// so its worst case is Timeout (a server that does not answer) while a
+// refused connection ends it at once.
 func (s *Sink) finalFlush(ctx context.Context, acks chan<- pipeline.Ack) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
+	s.lastAttempt = true
 	if err := s.flush(fctx, acks); err != nil {
-		s.log.Error("final flush incomplete: points not written",
-			"points", len(s.ends)-s.done, "err", err)
+		status := 0 // no answer
+		if we := (*WriteError)(nil); errors.As(err, &we) {
+			status = we.StatusCode
+		}
+		s.log.Error("last write failed: points not written",
+			"status", status, "points", len(s.ends)-s.done, "err", err)
 		return errors.Join(ctx.Err(), fmt.Errorf("final flush: %w", err))
 	}
 	return ctx.Err()
@@ -504,6 +523,9 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if s.lastAttempt {
+			return err
 		}
 		var status, refused int
 		var retryAfter time.Duration

@@ -52,8 +52,7 @@ func cmdRun(e *env, args []string) int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	if err := p.run(context.Background(), sigs); err != nil {
-		log.Error("stopped", "err", err)
-		return exitFailure
+		return exitFailure // run has logged why
 	}
 	return exitOK
 }
@@ -112,7 +111,8 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 // signal stops reading; what was read is then extracted and delivered. When
 // shutdownGrace runs out the stages are cancelled, and the sink makes one
 // last attempt bounded by its write timeout. A second signal returns at
-// once, leaving the stages to die with the process.
+// once, leaving the stages to die with the process. Its last log line says
+// how much of what was read was not delivered (see shortfall).
 func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
@@ -135,14 +135,14 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 		defer grace.Stop()
 		select {
 		case sig := <-sigs:
-			p.log.Warn("stopping at once: what was read and not yet written is lost", "signal", sig.String())
+			p.log.Warn("second signal: stopping at once", "signal", sig.String())
 			close(now)
 		case <-grace.C:
 			p.log.Warn("shutdown grace ran out: one last write, then stop", "grace", p.grace)
 			cancel()
 			select { // the last write is bounded, but a signal cuts it short
 			case sig := <-sigs:
-				p.log.Warn("stopping at once: what was read and not yet written is lost", "signal", sig.String())
+				p.log.Warn("second signal: stopping at once", "signal", sig.String())
 				close(now)
 			case <-stopped:
 			}
@@ -166,13 +166,68 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 	})
 	waited := make(chan error, 1)
 	go func() { waited <- g.Wait() }() // owned by run, or by the exit after a second signal
+	var err error
 	select {
-	case err := <-waited:
+	case err = <-waited:
 		if errors.Is(err, context.Canceled) && parent.Err() == nil {
-			return errors.New("stopped before everything read was delivered")
+			err = errors.New("stopped before everything read was delivered")
 		}
-		return err
 	case <-now:
-		return errors.New("stopped at once by a second signal")
+		// The stages still run: the figures are those of this moment.
+		err = errors.New("stopped at once by a second signal")
+	}
+	attrs := p.shortfall(lines).attrs()
+	if err != nil {
+		p.log.Error("stopped", append(attrs, "err", err)...)
+	} else {
+		p.log.Info("stopped", attrs...)
+	}
+	return err
+}
+
+// shortfall is what the agent read and did not deliver, for its last log
+// line. A line is read once the tailer has handed it to extraction (a line
+// dropped as too long is counted by the tailer instead), and delivered once
+// the sink has finished its record's batch: written, or set aside as
+// refused (counted by the sink). A point is delivered once written or set
+// aside.
+type shortfall struct {
+	read         uint64 // lines read
+	lines        uint64 // lines read and not delivered
+	points       uint64 // points extracted and not delivered
+	notExtracted uint64 // lines not delivered and not extracted either: their points are unknown, so not in points
+}
+
+// shortfall counts from the stages' counters and the lines still queued
+// for extraction. After the stages stop it is exact. While they run it is
+// a snapshot, read downstream first so that no figure can come out
+// negative.
+func (p *agentPipeline) shortfall(lines <-chan pipeline.Line) shortfall {
+	done := p.sk.Delivered()
+	queued := uint64(len(lines))
+	es := p.ex.Stats()
+	extracted := es.UnknownSource // lines from a source without rules still make a record
+	for _, s := range es.Sources {
+		extracted += s.Lines
+	}
+	var points uint64
+	for _, r := range es.Rules {
+		points += r.Points
+	}
+	read := extracted + queued
+	return shortfall{
+		read:         read,
+		lines:        read - done.Records,
+		points:       points - done.Points,
+		notExtracted: queued,
+	}
+}
+
+func (s shortfall) attrs() []any {
+	return []any{
+		"lines_read", s.read,
+		"lines_not_delivered", s.lines,
+		"points_not_delivered", s.points,
+		"lines_not_extracted", s.notExtracted,
 	}
 }

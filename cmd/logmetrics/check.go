@@ -55,8 +55,7 @@ func cmdCheck(e *env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "logmetrics check: unexpected arguments %q\n", fs.Args())
+	if !noArgs(e, fs, "") {
 		return exitUsage
 	}
 	cfg := loadConfig(e, "check", *path)

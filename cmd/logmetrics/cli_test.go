@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -204,10 +200,6 @@ func missingLines(out string, want []string) string {
 // file's: the relative paths glob must still find the files.
 func TestRun(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("logmetrics")
-	if err != nil {
-		t.Fatalf("TestMain should have put logmetrics in $PATH: %v", err)
-	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "conf")
 	writeFile(t, filepath.Join(conf, "rules.hcl"), `
@@ -248,60 +240,13 @@ source "app" {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", "-config", filepath.Join("..", "conf", "rules.hcl"))
-	cmd.Dir = elsewhere
-	cmd.Env = append(os.Environ(), "GORACE="+gorace())
-	cmd.WaitDelay = time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	a := startAgent(t, elsewhere, "run", "-config", filepath.Join("..", "conf", "rules.hcl"))
+	got := a.points(len(want))
+	rest, err := a.stop(os.Interrupt)
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("run after SIGINT: %v, want exit 0; stderr:\n%s", err, a.logged())
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string)
-	go func() { // ends at EOF, when the process has exited
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-
-	var got []string
-	for len(got) < len(want) {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				err := cmd.Wait()
-				t.Fatalf("run exited (%v) after %d of %d points:\n%s\nstderr:\n%s", err, len(got), len(want), strings.Join(got, "\n"), stderr.String())
-			}
-			got = append(got, l)
-		case <-ctx.Done():
-			cmd.Process.Kill()
-			for range lines {
-			}
-			cmd.Wait()
-			t.Fatalf("%d of %d points after 20s:\n%s\nstderr:\n%s", len(got), len(want), strings.Join(got, "\n"), stderr.String())
-		}
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	for l := range lines { // anything more is a failure, shown by the diff below
-		got = append(got, l)
-	}
-	err = cmd.Wait()
-	if ctx.Err() != nil {
-		t.Fatalf("run did not stop within 20s of starting; stderr:\n%s", stderr.String())
-	}
-	if err != nil {
-		t.Errorf("run after SIGINT: %v, want exit 0; stderr:\n%s", err, stderr.String())
-	}
+	got = append(got, rest...) // anything more is a failure, shown by the diff below
 	// Two files are followed at once: their points may interleave.
 	slices.Sort(got)
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -310,9 +255,10 @@ source "app" {
 	for _, w := range []string{
 		`msg="no rule took the line" source=app file=` + filepath.Join(conf, "logs", "a.log") + ` offset=78 count=1`,
 		`msg="stopping: delivering what was read" signal=interrupt`,
+		`level=INFO msg=stopped lines_read=4 lines_not_delivered=0 points_not_delivered=0 lines_not_extracted=0`,
 	} {
-		if !strings.Contains(stderr.String(), w) {
-			t.Errorf("stderr lacks %s:\n%s", w, stderr.String())
+		if !strings.Contains(a.logged(), w) {
+			t.Errorf("stderr lacks %s:\n%s", w, a.logged())
 		}
 	}
 }

@@ -127,13 +127,25 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 	return 0, false
 }
 
+// noArgs reports whether the command got no arguments besides its flags,
+// and otherwise says so on stderr, with hint when there is one.
+func noArgs(e *env, fs *flag.FlagSet, hint string) bool {
+	if fs.NArg() == 0 {
+		return true
+	}
+	if hint != "" {
+		hint = " (" + hint + ")"
+	}
+	fmt.Fprintf(e.stderr, "logmetrics %s: unexpected arguments %q%s\n", fs.Name(), fs.Args(), hint)
+	return false
+}
+
 func cmdVersion(e *env, args []string) int {
 	fs := flags(e, "version")
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "logmetrics version: unexpected arguments %q\n", fs.Args())
+	if !noArgs(e, fs, "") {
 		return exitUsage
 	}
 	rev := ""

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,10 @@ func cmdRun(e *env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	// A file named here would otherwise be silently ignored.
+	if !noArgs(e, fs, "the files to follow are the paths of the rules file's source blocks") {
+		return exitUsage
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics run: -log-level: %v\n", err)
@@ -51,10 +56,36 @@ func cmdRun(e *env, args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	defer ignoreHangups(log)()
 	if err := p.run(context.Background(), sigs); err != nil {
 		return exitFailure // run has logged why
 	}
 	return exitOK
+}
+
+// ignoreHangups keeps SIGHUP, which would otherwise kill the agent without
+// a last write or a word, from stopping it until reload exists, and logs
+// each one. The returned func stops it.
+func ignoreHangups(log *slog.Logger) (stop func()) {
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-hups:
+				log.Warn("SIGHUP ignored: reloading the rules is not supported yet; restart the agent to apply them")
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() {
+		signal.Stop(hups)
+		close(done)
+		wg.Wait()
+	}
 }
 
 // agentPipeline is the three stages of `run`, joined by channels:

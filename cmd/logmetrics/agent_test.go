@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// agentLimit is how long a test's agent process may live before it is
+// killed and the test fails.
+const agentLimit = 20 * time.Second
+
+// agent is a `logmetrics run` process of a test: the real binary, which is
+// the test binary that TestMain installs in $PATH as logmetrics.
+type agent struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	ctx    context.Context
+	stdout <-chan string // its lines; closed at EOF, once the process has exited
+
+	mu         sync.Mutex
+	stderr     []string      // its lines so far
+	changed    chan struct{} // gets a value when stderr grows
+	stderrDone chan struct{} // closed at stderr's EOF
+
+	exitOnce sync.Once
+	exitErr  error
+}
+
+// startAgent starts `logmetrics args...` in dir. The process is killed, if
+// it still runs, when the test ends.
+func startAgent(t *testing.T, dir string, args ...string) *agent {
+	t.Helper()
+	bin, err := exec.LookPath("logmetrics")
+	if err != nil {
+		t.Fatalf("TestMain should have put logmetrics in $PATH: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), agentLimit)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GORACE="+gorace())
+	cmd.WaitDelay = time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{t: t, cmd: cmd, ctx: ctx, changed: make(chan struct{}, 1), stderrDone: make(chan struct{})}
+	lines := make(chan string)
+	go func() { // ends at EOF, when the process has exited; exit waits for it
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go a.readStderr(stderr) // ends at EOF too; exit waits for it
+	a.stdout = lines
+	t.Cleanup(func() {
+		cancel() // kills the process if it still runs
+		a.exit()
+	})
+	return a
+}
+
+// exit waits until the process has exited and its output is read to the
+// end, discarding what is left of stdout, and returns how it exited.
+func (a *agent) exit() error {
+	a.exitOnce.Do(func() {
+		// Wait closes the pipes: read them to EOF first.
+		for range a.stdout {
+		}
+		<-a.stderrDone
+		a.exitErr = a.cmd.Wait()
+	})
+	return a.exitErr
+}
+
+func (a *agent) readStderr(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		a.mu.Lock()
+		a.stderr = append(a.stderr, sc.Text())
+		a.mu.Unlock()
+		select {
+		case a.changed <- struct{}{}:
+		default:
+		}
+	}
+	close(a.stderrDone)
+}
+
+// logged returns what the process wrote to stderr so far.
+func (a *agent) logged() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return strings.Join(a.stderr, "\n")
+}
+
+// waitStderr waits for a line of stderr that contains s, failing the test
+// if the process ends or its time runs out first.
+func (a *agent) waitStderr(s string) {
+	a.t.Helper()
+	for {
+		a.mu.Lock()
+		found := slices.ContainsFunc(a.stderr, func(l string) bool { return strings.Contains(l, s) })
+		a.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-a.changed:
+		case <-a.stderrDone:
+			if !strings.Contains(a.logged(), s) { // read after its last line
+				a.t.Fatalf("run ended (%v) before writing %q to stderr:\n%s", a.exit(), s, a.logged())
+			}
+		case <-a.ctx.Done():
+			a.t.Fatalf("no %q on stderr within %v:\n%s", s, agentLimit, a.logged())
+		}
+	}
+}
+
+// points waits for n more lines on stdout, failing the test if the process
+// ends or its time runs out first.
+func (a *agent) points(n int) []string {
+	a.t.Helper()
+	var got []string
+	for len(got) < n {
+		select {
+		case l, ok := <-a.stdout:
+			if !ok {
+				a.t.Fatalf("run exited (%v) after %d of %d points:\n%s\nstderr:\n%s", a.exit(), len(got), n, strings.Join(got, "\n"), a.logged())
+			}
+			got = append(got, l)
+		case <-a.ctx.Done():
+			a.t.Fatalf("%d of %d points within %v:\n%s\nstderr:\n%s", len(got), n, agentLimit, strings.Join(got, "\n"), a.logged())
+		}
+	}
+	return got
+}
+
+// stop sends sig and waits for the process to exit. It returns what came
+// on stdout after the signal and how the process exited.
+func (a *agent) stop(sig os.Signal) (rest []string, err error) {
+	a.t.Helper()
+	if err := a.cmd.Process.Signal(sig); err != nil {
+		a.t.Fatal(err)
+	}
+	for l := range a.stdout {
+		rest = append(rest, l)
+	}
+	err = a.exit()
+	if a.ctx.Err() != nil {
+		a.t.Fatalf("run did not stop within %v of starting; stderr:\n%s", agentLimit, a.logged())
+	}
+	return rest, err
+}
+
+// TestRunIgnoresSIGHUP: until reloading exists, SIGHUP is logged and
+// ignored, where it used to kill the agent with nothing delivered and
+// nothing said; the agent goes on delivering, and SIGTERM then stops it
+// cleanly.
+func TestRunIgnoresSIGHUP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules.hcl"), `
+source "app" {
+  paths    = ["app.log"]
+  start_at = "beginning"
+  rule "r" {
+    logfmt = true
+    time {
+      from   = "ts"
+      layout = "unix"
+    }
+    fields = { n = "int" }
+  }
+}
+`)
+	log := filepath.Join(dir, "app.log")
+	writeFile(t, log, "ts=1760104536 n=1\n")
+	a := startAgent(t, dir, "run", "-config", "rules.hcl")
+	got := a.points(1)
+
+	if err := a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	a.waitStderr(`level=WARN msg="SIGHUP ignored: reloading the rules is not supported yet`)
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("ts=1760104537 n=2\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, a.points(1)...)
+
+	rest, err := a.stop(syscall.SIGTERM)
+	if err != nil {
+		t.Errorf("run after SIGTERM: %v, want exit 0; stderr:\n%s", err, a.logged())
+	}
+	got = append(got, rest...)
+	want := []string{"r n=1i 1760104536000000000", "r n=2i 1760104537000000000"}
+	if !slices.Equal(want, got) {
+		t.Errorf("stdout: %q, want %q", got, want)
+	}
+	const final = `level=INFO msg=stopped lines_read=2 lines_not_delivered=0 points_not_delivered=0 lines_not_extracted=0`
+	if !strings.Contains(a.logged(), final) {
+		t.Errorf("stderr lacks %s:\n%s", final, a.logged())
+	}
+}

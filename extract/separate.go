@@ -37,8 +37,9 @@ import (
 //     for every series that starts afterwards, since it may be one of them.
 //
 // A point whose own time falls into such a widened span is written after it,
-// later than the ideal rule would write it; it is counted (Displaced) and
-// logged as a sample, never silent. A point that finds no free time before
+// possibly later than the rule would write it (a widened span also holds
+// exact times); it is counted (Displaced) and logged as a sample, never
+// silent. A point that finds no free time before
 // the end of InfluxDB's range is a time error.
 //
 // Series are 64-bit hashes: two series that share a hash share their spans,
@@ -52,8 +53,11 @@ const (
 	// times of a series (or runs of them) are known exactly, which covers
 	// the seconds a log written by several workers goes back.
 	maxSpans = 64
-	// maxFileSpans bounds the spans of one file, 24 bytes each.
+	// maxFileSpans bounds the spans of one file, 24 bytes each, a series
+	// counting seriesSpans more for its map entry, struct and slice: about
+	// 6 MiB.
 	maxFileSpans = 1 << 18
+	seriesSpans  = 4
 )
 
 // The times InfluxDB stores: it refuses MinInt64 and MinInt64+1, and
@@ -74,7 +78,7 @@ const (
 
 type fileTimes struct {
 	series map[uint64]*seriesTimes
-	spans  int   // of all series
+	spans  int   // of all series, with seriesSpans for each
 	points int64 // points stamped: the file's clock for "least recently"
 	// forgotten holds the times of the forgotten series.
 	forgotten spans
@@ -106,6 +110,7 @@ func (s *separator) stamp(path string, p *pipeline.Point, t int64) (int64, place
 	if st == nil {
 		st = &seriesTimes{inherits: len(f.forgotten) > 0}
 		f.series[key] = st
+		f.spans += seriesSpans
 	}
 	st.stamped = f.points
 
@@ -167,7 +172,7 @@ func (f *fileTimes) forget() {
 			f.forgotten.add(sp)
 			f.forgotten.trim()
 		}
-		f.spans -= len(st.spans)
+		f.spans -= len(st.spans) + seriesSpans
 		delete(f.series, s.key)
 	}
 }

@@ -130,8 +130,12 @@ func TestSeparatorPastMaxSpans(t *testing.T) {
 func TestSeparatorPastMaxFileSpans(t *testing.T) {
 	t.Parallel()
 	const sec = int64(1e9)
+	// Series of one span each: the file forgets when series number
+	// forgetAt (from 0) comes.
+	const forgetAt = maxFileSpans / (1 + seriesSpans)
+	const n = forgetAt + 10
 	var pts []stamped
-	for i := 0; i < maxFileSpans+10; i++ { // one point per series, one second
+	for i := 0; i < n; i++ { // one point per series, one second
 		pts = append(pts, stamped{series: strconv.Itoa(i), t: sec})
 	}
 	for i := 0; i < 10; i++ { // the first series, forgotten, come back
@@ -139,10 +143,9 @@ func TestSeparatorPastMaxFileSpans(t *testing.T) {
 	}
 	pts = append(pts, stamped{series: "0", t: 2 * sec}) // after everything forgotten: exact
 	times, displaced := checkSeparated(t, pts)
-	// The file forgets when series maxFileSpans comes: the 9 new series
-	// after it and the 10 that come back are displaced.
-	if displaced != 19 {
-		t.Errorf("%d points displaced, want 19", displaced)
+	// The series after forgetAt and the 10 that come back are displaced.
+	if want := n - 1 - forgetAt + 10; displaced != want {
+		t.Errorf("%d points displaced, want %d", displaced, want)
 	}
 	if got := times[len(times)-1]; got != 2*sec {
 		t.Errorf("a time after everything forgotten was moved to %d", got)
@@ -208,7 +211,7 @@ func TestSeparatorForgottenOutlier(t *testing.T) {
 	t.Parallel()
 	const base, far = int64(1e18), int64(4e18) // 2001 and 2096
 	pts := []stamped{{series: "x", t: far}}
-	for i := range int64(maxFileSpans + 1000) { // one point per series, time going on
+	for i := range int64(maxFileSpans/(1+seriesSpans) + 1000) { // one point per series, time going on
 		pts = append(pts, stamped{series: strconv.FormatInt(i, 10), t: base + i*1000})
 	}
 	pts = append(pts, stamped{series: "x", t: far})

@@ -47,9 +47,9 @@ type RuleStats struct {
 	// SeriesTooLong counts points dropped because their measurement and
 	// tags are too long for InfluxDB's series key.
 	SeriesTooLong uint64
-	// Displaced counts points written later than their own time (or its
-	// first free nanosecond) because the collision separator had
-	// forgotten which times near it were taken, to bound its memory.
+	// Displaced counts points whose time fell among times the collision
+	// separator had widened to bound its memory: each was written after
+	// them, possibly later than the separation rule alone would write it.
 	Displaced uint64
 }
 

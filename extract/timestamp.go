@@ -30,6 +30,9 @@ type timeParser struct {
 	zoneName bool
 	// missing is what the layout leaves out of the date, to infer.
 	missing missingDate
+	// wallClock is set when the layout has no zone and no day of the
+	// year: its text is a wall clock in loc, whatever the date.
+	wallClock bool
 }
 
 // missingDate is what a layout leaves out of the date.
@@ -94,22 +97,28 @@ func compileTime(layout, location string) (*timeParser, error) {
 	if err != nil {
 		return nil, &partError{"time.layout", err}
 	}
-	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: zoneByName(goLayout), missing: missing}, nil
+	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: zoneByName(goLayout), missing: missing,
+		wallClock: !hasZone(goLayout) && !strings.Contains(goLayout, "002") && !strings.Contains(goLayout, "__2")}, nil
+}
+
+// zoneElements are what Go reads a zone from: an abbreviation, or an offset
+// (-0700, -07:00, -07, Z0700, Z07:00, Z07).
+var zoneElements = []string{"MST", "-07", "Z07"}
+
+func hasZone(layout string) bool {
+	for _, z := range zoneElements {
+		if strings.Contains(layout, z) {
+			return true
+		}
+	}
+	return false
 }
 
 // zoneByName reports whether a layout's zone comes from an abbreviation
 // alone: it has "MST" and no numeric offset, which would fix the time by
 // itself.
 func zoneByName(layout string) bool {
-	if !strings.Contains(layout, "MST") {
-		return false
-	}
-	for _, offset := range []string{"-07", "Z07"} { // -0700, -07:00, -07, Z0700, Z07:00, Z07
-		if strings.Contains(layout, offset) {
-			return false
-		}
-	}
-	return true
+	return strings.Contains(layout, "MST") && !strings.Contains(layout, "-07") && !strings.Contains(layout, "Z07")
 }
 
 // goLayoutOf turns a named, strftime or Go layout into a Go layout, checks
@@ -268,51 +277,85 @@ func (p *timeParser) parse(s string, modTime time.Time) (int64, error) {
 }
 
 // inferYear parses s, which has no year, in the latest year that does not
-// put it after latest. The year is written into the text before parsing, so
-// that Go resolves the zone (an abbreviation, or p.loc's offset) and a day
-// of the year in that year: parsed in year 0, zones have local mean time
-// offsets and every year is a leap year.
+// put it after latest; Feb 29 and day 366 look back at most 8 years, to the
+// leap year before a century that is not one.
+//
+// A layout without a zone or day of the year is parsed once, in year 0, and
+// its wall clock moved into each candidate year in p.loc. Otherwise the year
+// is written into the text before parsing, so that Go resolves the zone (an
+// abbreviation's offset, which may differ by year) and the day of the year
+// in that year: in year 0 zones have local mean time offsets and every year
+// is a leap year. That costs an allocation or two per line.
 func (p *timeParser) inferYear(s string, latest time.Time) (time.Time, error) {
-	layout := "2006 " + p.layout
-	y := latest.In(p.loc).Year()
-	// Feb 29 or day 366 are only in leap years, at most 8 years back.
-	for stop := y - 8; y > stop; y-- {
-		t, err := time.ParseInLocation(layout, strconv.Itoa(y)+" "+s, p.loc)
+	first := latest.In(p.loc).Year()
+	if p.wallClock {
+		t, err := time.ParseInLocation(p.layout, s, p.loc)
 		if err != nil {
-			// Not a date of year y, or not a date at all: the
-			// error, if any, is about s as the line has it.
-			if _, err := time.ParseInLocation(p.layout, s, p.loc); err != nil {
-				return time.Time{}, err
-			}
-			continue
+			return time.Time{}, err
 		}
-		if !t.After(latest) {
-			return t, nil
+		for y := first; y >= first-8; y-- {
+			c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
+			if c.Day() == t.Day() && !c.After(latest) { // a Feb 29 of another year is Mar 1
+				return c, nil
+			}
+		}
+	} else {
+		layout := "2006 " + p.layout
+		for y := first; y >= first-8; y-- {
+			t, err := time.ParseInLocation(layout, strconv.Itoa(y)+" "+s, p.loc)
+			if err != nil {
+				// Not a date of year y, or not a date at all: the
+				// error, if any, is about s as the line has it.
+				if _, err := time.ParseInLocation(p.layout, s, p.loc); err != nil {
+					return time.Time{}, err
+				}
+				continue
+			}
+			if !t.After(latest) {
+				return t, nil
+			}
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is in no year up to %d", s, latest.In(p.loc).Year())
+	return time.Time{}, fmt.Errorf("%q is in no year from %d to %d", s, first-8, first)
 }
 
 // inferDate parses s, a time of day, on the latest date that does not put
-// it after latest.
+// it after latest. Dates are counted on the calendar, not by subtracting 24
+// hours from a wall clock (which a DST change at midnight moves to another
+// day). A layout with a zone may name one east of p.loc, whose time of day
+// belongs to p.loc's next date; one without is parsed once, as inferYear does.
 func (p *timeParser) inferDate(s string, latest time.Time) (time.Time, error) {
-	layout := "2006-01-02 " + p.layout
-	d := latest.In(p.loc)
-	for range 2 {
-		t, err := time.ParseInLocation(layout, d.Format("2006-01-02 ")+s, p.loc)
+	y, m, d := latest.In(p.loc).Date()
+	if p.wallClock {
+		t, err := time.ParseInLocation(p.layout, s, p.loc)
 		if err != nil {
-			// The error, as the line has it.
-			if _, err := time.ParseInLocation(p.layout, s, p.loc); err != nil {
-				return time.Time{}, err
+			return time.Time{}, err
+		}
+		// Two days back: a day a zone skipped (Pacific/Apia, 2011).
+		for k := 0; k >= -2; k-- {
+			c := time.Date(y, m, d+k, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
+			if !c.After(latest) {
+				return c, nil
 			}
-			return time.Time{}, fmt.Errorf("time of day %q on %s: %w", s, d.Format(time.DateOnly), err)
 		}
-		if !t.After(latest) {
-			return t, nil
+	} else {
+		layout := "2006-01-02 " + p.layout
+		for k := 1; k >= -2; k-- {
+			day := time.Date(y, m, d+k, 12, 0, 0, 0, time.UTC).Format("2006-01-02 ")
+			t, err := time.ParseInLocation(layout, day+s, p.loc)
+			if err != nil {
+				// The error, as the line has it.
+				if _, err := time.ParseInLocation(p.layout, s, p.loc); err != nil {
+					return time.Time{}, err
+				}
+				return time.Time{}, fmt.Errorf("time of day %q on %s: %w", s, day, err)
+			}
+			if !t.After(latest) {
+				return t, nil
+			}
 		}
-		d = d.AddDate(0, 0, -1)
 	}
-	return time.Time{}, fmt.Errorf("bug: time of day %q after %v on its day before", s, latest)
+	return time.Time{}, fmt.Errorf("time of day %q is on no date from two days before %v", s, latest)
 }
 
 // parseUnix reads a decimal number of units since the epoch, with an optional

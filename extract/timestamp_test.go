@@ -168,3 +168,34 @@ func FuzzParseTime(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseTime parses one timestamp per layout kind: a full date, a
+// year to infer from a wall clock, a year to infer with a zone abbreviation,
+// a time of day only, and unix seconds.
+func BenchmarkParseTime(b *testing.B) {
+	mod := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ name, layout, location, in string }{
+		{"nginx", "02/Jan/2006:15:04:05 -0700", "", "10/Oct/2024:13:55:36 +0200"},
+		{"rfc3339nano", "rfc3339nano", "", "2025-03-10T13:55:36.123456789Z"},
+		{"syslog", "syslog", "", "Mar 10 13:55:36"},
+		{"syslog_last_year", "syslog", "", "Dec 10 13:55:36"},
+		{"syslog_abbreviation", "Jan _2 15:04:05 MST", "America/Los_Angeles", "Mar 10 13:55:36 PDT"},
+		{"time_of_day", "15:04:05.000", "", "13:55:36.123"},
+		{"unix_ms", "unix_ms", "", "1741614936123"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p, err := compileTime(c.layout, c.location)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.parse(c.in, mod); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.in)))
+			for b.Loop() {
+				_, _ = p.parse(c.in, mod)
+			}
+		})
+	}
+}

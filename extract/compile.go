@@ -71,7 +71,10 @@ type rule struct {
 	fields  []fieldPlan
 	// aggregate rules count what they take but emit nothing yet.
 	aggregate bool
-	stats     ruleCounters
+	// stats points at counted, or at a scratch copy while a replayed line
+	// is extracted: replayed lines were counted before the restart.
+	stats   *ruleCounters
+	counted ruleCounters
 }
 
 type require struct {
@@ -116,6 +119,7 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 		errs = append(errs, &partError{part, fmt.Errorf(format, args...)})
 	}
 	r := &rule{name: rc.Name, measurement: rc.Measurement, aggregate: rc.Aggregate != nil}
+	r.stats = &r.counted
 	if r.measurement == "" {
 		r.measurement = rc.Name
 	}

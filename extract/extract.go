@@ -29,6 +29,8 @@ type Extractor struct {
 	lc      lineCtx
 	vals    []value
 	recycle *pipeline.Recycler
+	// replayRec takes the points of replayed lines, which go nowhere.
+	replayRec pipeline.Record
 
 	unknownSource atomic.Uint64
 }
@@ -38,6 +40,7 @@ type source struct {
 	rules     []*rule
 	lines     atomic.Uint64
 	unmatched atomic.Uint64
+	replayed  atomic.Uint64 // lines replayed after a restart, not in lines
 
 	mu      sync.Mutex
 	samples []Sample
@@ -66,6 +69,10 @@ const maxSamples = 5
 // Extract applies the rules of line's source to it and appends their points
 // to rec.Points (after resetting rec). A line no rule takes still yields rec,
 // without points: it is the checkpoint that lets the file's position advance.
+//
+// A replayed line (line.Replay) only brings the collision separator to the
+// state it had after the line before a restart: it is neither counted nor
+// logged, and rec gets no points.
 func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 	rec.Origin = line.Origin
 	rec.Points = rec.Points[:0]
@@ -74,6 +81,10 @@ func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 		if e.unknownSource.Add(1) == 1 {
 			e.log.Error("bug: line from a source without rules", "source", line.Source, "file", line.Path)
 		}
+		return
+	}
+	if line.Replay {
+		e.replay(src, line, rec)
 		return
 	}
 	src.lines.Add(1)
@@ -90,6 +101,23 @@ func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 		}
 		src.sample(line)
 	}
+}
+
+// replay applies src's rules to a replayed line with scratch counters and
+// no logging, and drops its points.
+func (e *Extractor) replay(src *source, line *pipeline.Line, rec *pipeline.Record) {
+	src.replayed.Add(1)
+	e.lc.reset(line.Text)
+	log := e.log
+	e.log = slog.New(slog.DiscardHandler)
+	var scratch ruleCounters
+	for _, r := range src.rules {
+		r.stats = &scratch
+		e.apply(r, line, rec)
+		r.stats = &r.counted
+	}
+	e.log = log
+	rec.Points = rec.Points[:0]
 }
 
 // apply runs one rule on the current line and reports whether it took it.
@@ -170,7 +198,7 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 		e.problem(r, &r.stats.seriesTooLong, line, "point with too long a series key dropped", "", strconv.Itoa(n))
 		return true
 	}
-	t, how := e.sep.stamp(line.Path, p, ts)
+	t, how := e.sep.stamp(line.File, p, ts)
 	switch how {
 	case noTime:
 		rec.Points = rec.Points[:len(rec.Points)-1]
@@ -259,6 +287,11 @@ func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<-
 		case line, ok := <-in:
 			if !ok {
 				return nil
+			}
+			if line.Replay {
+				// Delivered before the restart: only the state counts.
+				e.Extract(&line, &e.replayRec)
+				continue
 			}
 			// The record crosses to the sink, so it cannot be reused
 			// here; its points come back through the recycler.

@@ -45,7 +45,7 @@ import (
 // Series are 64-bit hashes: two series that share a hash share their spans,
 // which costs at most extra nudges, never a collision.
 type separator struct {
-	files map[string]*fileTimes
+	files map[pipeline.FileID]*fileTimes
 }
 
 const (
@@ -93,16 +93,16 @@ type seriesTimes struct {
 }
 
 func newSeparator() *separator {
-	return &separator{files: map[string]*fileTimes{}}
+	return &separator{files: map[pipeline.FileID]*fileTimes{}}
 }
 
-// stamp returns the time point p of file path is written with, given its own
+// stamp returns the time point p of file is written with, given its own
 // time t (within [minStorable, maxStorable]), and how it was placed.
-func (s *separator) stamp(path string, p *pipeline.Point, t int64) (int64, placement) {
-	f := s.files[path]
+func (s *separator) stamp(file pipeline.FileID, p *pipeline.Point, t int64) (int64, placement) {
+	f := s.files[file]
 	if f == nil {
 		f = &fileTimes{series: map[uint64]*seriesTimes{}}
-		s.files[path] = f
+		s.files[file] = f
 	}
 	f.points++
 	key := seriesKey(p)

@@ -24,7 +24,7 @@ func stampAll(pts []stamped) (times []int64, how []placement) {
 	point := pipeline.Point{Measurement: "m", Tags: []pipeline.Tag{{Key: "k"}}}
 	for _, p := range pts {
 		point.Tags[0].Value = p.series
-		g, h := sep.stamp("f.log", &point, p.t)
+		g, h := sep.stamp(pipeline.FileID{}, &point, p.t)
 		times, how = append(times, g), append(how, h)
 	}
 	return times, how
@@ -197,7 +197,7 @@ func TestSeparatorStorableEnd(t *testing.T) {
 		{minStorable, minStorable, placed},
 		{minStorable, minStorable + 1, placed},
 	} {
-		got, how := sep.stamp("f.log", &p, want.t)
+		got, how := sep.stamp(pipeline.FileID{}, &p, want.t)
 		if got != want.got || how != want.how {
 			t.Errorf("stamp %d (own time %d) = %d, %v; want %d, %v", i, want.t, got, how, want.got, want.how)
 		}

@@ -16,6 +16,9 @@ type SourceStats struct {
 	Lines  uint64
 	// Unmatched counts lines that no rule of the source took.
 	Unmatched uint64
+	// Replayed counts lines read again after a restart to rebuild the
+	// collision separator's state; they are in no other counter.
+	Replayed uint64
 	// Samples are the first few lines no rule took.
 	Samples []Sample
 }
@@ -64,10 +67,11 @@ func (e *Extractor) Stats() Stats {
 			Source:    src.name,
 			Lines:     src.lines.Load(),
 			Unmatched: src.unmatched.Load(),
+			Replayed:  src.replayed.Load(),
 			Samples:   samples,
 		})
 		for _, r := range src.rules {
-			c := &r.stats
+			c := &r.counted // not r.stats, which replay swaps
 			st.Rules = append(st.Rules, RuleStats{
 				Source: src.name, Rule: r.name,
 				Taken: c.taken.Load(), NotTaken: c.notTaken.Load(), Filtered: c.filtered.Load(),

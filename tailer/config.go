@@ -34,6 +34,9 @@ type Config struct {
 	// ending. A longer line is dropped and counted with reason "too_long";
 	// the following lines are read as usual.
 	MaxLineBytes int
+	// StateDir is where the positions file and the lock are kept. Empty
+	// means no positions: every run starts at StartAt (tests).
+	StateDir string
 }
 
 // Source is one source block: the files it names and where to start in them.

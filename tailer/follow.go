@@ -35,10 +35,14 @@ import (
 type follower struct {
 	source string
 	path   string
-	limit  int
-	log    *slog.Logger
-	now    func() time.Time
-	tail   *tail.Tail
+	id     pipeline.FileID
+	// Lines ending at or before replayUntil were delivered before a
+	// restart: they are read again only to rebuild extraction's state.
+	replayUntil int64
+	limit       int
+	log         *slog.Logger
+	now         func() time.Time
+	tail        *tail.Tail
 
 	// Written by run, read by Stats.
 	lines, tooLong atomic.Int64
@@ -157,11 +161,12 @@ func (f *follower) line(tl *tail.Line) (pipeline.Line, bool) {
 		return pipeline.Line{}, false
 	}
 	return pipeline.Line{
-		Origin:  pipeline.Origin{Path: f.path, Offset: off},
+		Origin:  pipeline.Origin{Path: f.path, Offset: off, File: f.id},
 		Source:  f.source,
 		Text:    text,
 		ReadAt:  f.now(),
 		ModTime: f.modTime(off),
+		Replay:  off <= f.replayUntil,
 	}, true
 }
 

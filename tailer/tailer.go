@@ -11,6 +11,8 @@ package tailer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -41,10 +43,22 @@ type Tailer struct {
 	// ignored holds matched paths that are not regular files, so each is
 	// logged once. Only Run's goroutine touches it.
 	ignored map[string]bool
+
+	// pos is nil without a StateDir.
+	pos *positions
 }
 
+// ErrState wraps the errors of New about the state folder: locked by
+// another agent, or a positions file that cannot be read.
+var ErrState = errors.New("state folder")
+
+// saveInterval is how often the positions are written when they moved.
+const saveInterval = time.Second
+
 // New checks cfg (see Config.Validate) and returns a Tailer ready to Run. A
-// nil log discards the tailer's messages.
+// nil log discards the tailer's messages. With a StateDir it locks the
+// folder and loads the positions file, and fails when another agent holds
+// the folder or the file cannot be read: Close releases the lock.
 func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -63,47 +77,107 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 			s.Exclude[j] = filepath.Clean(p)
 		}
 	}
-	return &Tailer{
+	t := &Tailer{
 		cfg:     cfg,
 		log:     log,
 		now:     time.Now,
 		files:   make(map[string]*follower),
 		ignored: make(map[string]bool),
-	}, nil
+	}
+	if cfg.StateDir != "" {
+		pos, err := openPositions(cfg.StateDir, time.Now)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrState, err)
+		}
+		t.pos = pos
+	}
+	return t, nil
+}
+
+// Close releases the state folder. Call it after Run has returned.
+func (t *Tailer) Close() {
+	if t.pos != nil {
+		t.pos.close()
+	}
 }
 
 // Run follows the files of every source and sends their lines to lines,
-// each file's in order, until ctx is done; then it returns nil. Every send
+// each file's in order, until ctx is done; then it closes lines. Every send
 // also waits on ctx, so a full channel slows reading down and never loses a
 // line.
 //
-// Files that match at startup are read from where their source's StartAt
-// says. A file that first matches later, at a rediscovery every
-// PollInterval, is read from its beginning: it was created after startup,
-// so all its lines are new. (A file that existed but could not be matched
-// before, say behind a directory that was unreadable, is read whole too.)
+// It commits each ack from acks to its file's position, writes the
+// positions every saveInterval when they moved, and once acks is closed
+// (the sink has delivered what it will) writes them a last time and
+// returns. acks may be nil: Run then returns when reading has stopped.
+//
+// A file found at startup resumes at its committed position when the
+// positions know it, reading again from its replay offset (see position)
+// with those lines marked Replay; otherwise it is read from where its
+// source's StartAt says. A file that first matches later, at a rediscovery
+// every PollInterval, is read from its beginning: it was created after
+// startup, so all its lines are new.
 //
 // A file that cannot be read is logged, shows its error in Stats and is not
 // retried until restart; the other files go on.
 //
-// Run closes lines when it returns, and returns only after every goroutine
-// it started has stopped, so no send can come after the close. (nxadm's
-// per-file inotify goroutine ends on its own just after: see follower.stop.)
-// Call it once.
-func (t *Tailer) Run(ctx context.Context, lines chan<- pipeline.Line) error {
-	defer close(lines)
+// Run returns only after every goroutine it started has stopped, so no
+// send can come after the close. (nxadm's per-file inotify goroutine ends
+// on its own just after: see follower.stop.) Call it once.
+func (t *Tailer) Run(ctx context.Context, lines chan<- pipeline.Line, acks <-chan pipeline.Ack) error {
 	t.mu.Lock()
 	again := t.running
 	t.running = true
 	t.mu.Unlock()
 	if again {
+		close(lines)
 		return errors.New("tailer: Run called twice")
 	}
+	reading := make(chan struct{})
+	go func() { // owned by Run, which waits for reading to close
+		defer close(reading)
+		t.read(ctx, lines)
+	}()
+	save := time.NewTicker(saveInterval)
+	defer save.Stop()
+	for reading != nil || acks != nil {
+		select {
+		case <-reading:
+			reading = nil
+		case ack, ok := <-acks:
+			if !ok {
+				acks = nil
+				continue
+			}
+			if t.pos != nil {
+				t.pos.commit(ack)
+			}
+		case <-save.C:
+			t.savePositions()
+		}
+	}
+	t.savePositions()
+	return nil
+}
 
+// savePositions writes the positions, logging a failure: the next save
+// tries again, and until then a restart resumes from older positions,
+// which replays lines (duplicates nothing: a replayed point has its time).
+func (t *Tailer) savePositions() {
+	if t.pos == nil {
+		return
+	}
+	if err := t.pos.save(); err != nil {
+		t.log.Error("positions not saved; retrying", "err", err)
+	}
+}
+
+// read follows the files until ctx is done, then closes lines once every
+// follower has stopped.
+func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
+	defer close(lines)
 	var wg sync.WaitGroup
 	defer wg.Wait() // deferred after close(lines), so it runs before it
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // a no-op today: Run returns only once ctx is done
 
 	tick := t.tick
 	if tick == nil {
@@ -115,7 +189,7 @@ func (t *Tailer) Run(ctx context.Context, lines chan<- pipeline.Line) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick:
 			t.discover(ctx, &wg, lines, false)
 		}
@@ -218,14 +292,9 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 		statSize: fi.Size(),
 		statMod:  fi.ModTime(),
 	}
-	var from int64
-	if startup && src.StartAt == StartAtEnd {
-		// Computed here, before Run goes on, rather than left to nxadm's
-		// own goroutine: whatever is appended from now on is read.
-		from, err = endOffset(path, f.limit)
-		if errors.Is(err, os.ErrNotExist) {
-			return // gone, as above
-		}
+	from, err := t.place(f, src, startup)
+	if errors.Is(err, os.ErrNotExist) {
+		return // gone, as above
 	}
 	t.mu.Lock()
 	t.files[path] = f
@@ -238,8 +307,53 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 		f.fail(err)
 		return
 	}
-	t.log.Debug("following file", "source", src.Name, "file", path, "offset", from)
+	t.log.Debug("following file", "source", src.Name, "file", path, "offset", from, "replay_until", f.replayUntil)
 	wg.Go(func() { f.run(ctx, lines) })
+}
+
+// place identifies a newly matched file and returns where to start
+// reading it: at its replay offset when the positions know it (the lines up
+// to its committed offset are then replayed), else at the end of a file
+// found at startup of a StartAtEnd source, else at 0.
+func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
+	file, err := os.Open(f.path)
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", f.path, err)
+	}
+	defer file.Close()
+	if f.id, err = identify(file); err != nil {
+		return 0, err
+	}
+	if t.pos != nil {
+		saved, ok, err := t.pos.resume(file, f.path, f.id)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			if size, err := file.Seek(0, io.SeekEnd); err == nil && size < saved.Offset {
+				// Truncated while the agent was down, and refilled
+				// with the same first bytes: its lines are new.
+				f.log.Warn("file shorter than its committed position: reading it from its start", "committed", saved.Offset, "size", size)
+				t.pos.start(f.path, f.id, 0)
+				return 0, nil
+			}
+			f.replayUntil = saved.Offset
+			f.log.Info("resuming", "committed", saved.Offset, "replay_from", saved.ReplayFrom)
+			return saved.ReplayFrom, nil
+		}
+	}
+	var from int64
+	if startup && src.StartAt == StartAtEnd {
+		// Computed here, before Run goes on, rather than left to nxadm's
+		// own goroutine: whatever is appended from now on is read.
+		if from, err = endOffset(f.path, f.limit); err != nil {
+			return 0, err
+		}
+	}
+	if t.pos != nil {
+		t.pos.start(f.path, f.id, from)
+	}
+	return from, nil
 }
 
 // Stats is a snapshot of what the tailer has read.

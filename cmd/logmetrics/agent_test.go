@@ -183,6 +183,9 @@ func TestRunIgnoresSIGHUP(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "rules.hcl"), `
+agent {
+  state_dir = "state"
+}
 source "app" {
   paths    = ["app.log"]
   start_at = "beginning"

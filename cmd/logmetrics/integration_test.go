@@ -52,6 +52,7 @@ func TestRunShipsExampleToInfluxDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.tl.Close)
 	sigs := make(chan os.Signal, 1)
 	done := make(chan error, 1)
 	go func() { done <- p.run(context.Background(), sigs) }()
@@ -147,6 +148,9 @@ func TestRunKeepsCollidingPoints(t *testing.T) {
 	srv := influxtest.Start(t)
 	srv.CreateDatabase(t, "logs")
 	rules := `
+agent {
+  state_dir = "state"
+}
 influxdb {
   url            = "` + srv.URL() + `"
   bucket         = "logs/autogen"
@@ -180,6 +184,7 @@ source "nginx" {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.tl.Close)
 	sigs := make(chan os.Signal, 1)
 	done := make(chan error, 1)
 	go func() { done <- p.run(context.Background(), sigs) }()

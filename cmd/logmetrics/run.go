@@ -51,8 +51,12 @@ func cmdRun(e *env, args []string) int {
 	p, err := newPipeline(cfg, e, log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics run: %v\n", err)
+		if errors.Is(err, tailer.ErrState) {
+			return exitFailure // the state folder, not the rules
+		}
 		return exitUsage
 	}
+	defer p.tl.Close()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -106,10 +110,6 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 		return nil, fmt.Errorf("bug: rules passed check but not compile: %w", err)
 	}
 	ex.SetLogger(log)
-	tl, err := tailer.New(cfg.Tailer, log)
-	if err != nil {
-		return nil, err
-	}
 	// Without an influxdb block, points go to stdout as line protocol.
 	var scfg sink.Config
 	maxPending := config.DefaultMaxPending
@@ -135,6 +135,11 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	rc := pipeline.NewRecycler(max(64, min(recCap, sink.DefaultBatchSize)))
 	ex.SetRecycler(rc)
 	sk.SetRecycler(rc)
+	// Last, as it locks the state folder: the caller Closes it.
+	tl, err := tailer.New(cfg.Tailer, log)
+	if err != nil {
+		return nil, err
+	}
 	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap, grace: shutdownGrace}, nil
 }
 
@@ -187,14 +192,9 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 	lines := make(chan pipeline.Line, lineBuffer)
 	recs := make(chan pipeline.Record, p.recCap)
 	acks := make(chan pipeline.Ack, 64)
-	g.Go(func() error { return p.tl.Run(readCtx, lines) })    // closes lines
-	g.Go(func() error { return p.ex.Run(gctx, lines, recs) }) // closes recs
-	g.Go(func() error { return p.sk.Run(gctx, recs, acks) })  // closes acks
-	g.Go(func() error {
-		for range acks { // positions are committed from acks in the next step
-		}
-		return nil
-	})
+	g.Go(func() error { return p.tl.Run(readCtx, lines, acks) }) // closes lines; commits acks
+	g.Go(func() error { return p.ex.Run(gctx, lines, recs) })    // closes recs
+	g.Go(func() error { return p.sk.Run(gctx, recs, acks) })     // closes acks
 	waited := make(chan error, 1)
 	go func() { waited <- g.Wait() }() // owned by run, or by the exit after a second signal
 	var err error

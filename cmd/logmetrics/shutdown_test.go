@@ -145,6 +145,9 @@ func stuckPipeline(t *testing.T, fake *fakeInflux, timeout string, lines int, lo
 		t.Fatal(err)
 	}
 	rules := `
+agent {
+  state_dir = "state"
+}
 influxdb {
   url            = "` + fake.url + `"
   bucket         = "db"
@@ -171,6 +174,7 @@ source "s" {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.tl.Close)
 	return p
 }
 

@@ -142,7 +142,7 @@ func TestLoadConfig(t *testing.T) {
 				Tailer: tailer.Config{Sources: []tailer.Source{
 					{Name: "nginx", Paths: []string{"/var/log/nginx/access.log", "/var/log/nginx/*/access.log"}, Exclude: []string{"*.gz"}},
 					{Name: "app", Paths: []string{"/srv/app/logs/*.jsonl"}},
-				}},
+				}, StateDir: "/var/lib/logmetrics"},
 				Extract: extract.Config{Sources: []extract.Source{
 					{
 						Name: "nginx",
@@ -205,7 +205,7 @@ func TestLoadConfig(t *testing.T) {
 					Paths:   []string{filepath.Join(good, "logs/app.log")},
 					Exclude: []string{"*.gz", filepath.Join(good, "logs/old/*")},
 					StartAt: tailer.StartAtBeginning,
-				}}},
+				}}, StateDir: DefaultStateDir},
 				Extract: extract.Config{Sources: []extract.Source{{
 					Name: "app",
 					Rules: []extract.Rule{{

@@ -71,6 +71,7 @@ func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
 		}
 	}
 	cfg.Agent.Tags = mergeTags(agentTags)
+	cfg.Tailer.StateDir = cfg.Agent.StateDir
 	l.compile(compilable)
 	return cfg, l.diags
 }

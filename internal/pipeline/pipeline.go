@@ -15,8 +15,24 @@ import (
 // the line's newline. A Record carries the Origin of its line so that, once the
 // sink has delivered everything up to it, the file's position can move there.
 type Origin struct {
+	// Path is where the file was when the line was read; File says which
+	// file it is.
 	Path   string
 	Offset int64
+	File   FileID
+}
+
+// FileID identifies a file by what it is, not where it is: the device and
+// inode it had when opened, and a fingerprint of its first bytes, which
+// tells a file on a reused inode apart. Two lines come from the same file
+// exactly when their FileIDs are equal.
+type FileID struct {
+	Dev, Ino uint64
+	// Fingerprint is the FNV-1a hash of the first FingerprintBytes bytes
+	// of the file (at most 1 KiB; fewer while the file was shorter when
+	// it was opened).
+	Fingerprint      uint64
+	FingerprintBytes int64
 }
 
 // Line is one complete line of a followed file, without its line ending
@@ -32,6 +48,10 @@ type Line struct {
 	// ModTime is the file's modification time when the line was read. The
 	// syslog layout, which has no year, picks the year from it.
 	ModTime time.Time
+	// Replay marks a line read again after a restart only to rebuild
+	// extraction's state (the collision separator's): it was delivered
+	// before, so it yields no record.
+	Replay bool
 }
 
 // Tag is one tag of a point. Values are never empty.

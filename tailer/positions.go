@@ -1,0 +1,266 @@
+//go:build unix
+
+package tailer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// The files of the state folder.
+const (
+	positionsName = "positions.json"
+	lockName      = "lock"
+)
+
+// forgetAfter is how long the position of a file that is no longer followed
+// is kept, so that a rotated file found again under a new name resumes
+// where it stopped.
+const forgetAfter = 7 * 24 * time.Hour
+
+// position is one file's entry in the positions file.
+type position struct {
+	Path             string `json:"path"`
+	Dev              uint64 `json:"dev"`
+	Inode            uint64 `json:"inode"`
+	Fingerprint      string `json:"fingerprint"` // FNV-1a, 16 hex digits
+	FingerprintBytes int64  `json:"fingerprint_bytes"`
+	// Offset is the committed offset: every line before it is delivered.
+	Offset int64 `json:"offset"`
+	// ReplayFrom is where reading started when the file was first
+	// followed (0, or its end for start_at = "end"). A restart reads again
+	// from there to Offset, without delivering, so that the collision
+	// separator has the state it had.
+	ReplayFrom int64     `json:"replay_from"`
+	Updated    time.Time `json:"updated"`
+}
+
+// positionsDoc is the positions file.
+type positionsDoc struct {
+	Version int        `json:"version"`
+	Files   []position `json:"files"`
+}
+
+const positionsVersion = 1
+
+// positions holds the committed offsets of the files, keyed by identity, and
+// writes them to the state folder. It holds the folder's lock from
+// openPositions to close.
+type positions struct {
+	dir  string
+	lock *os.File
+	now  func() time.Time
+
+	mu sync.Mutex
+	// live are the positions of files followed in this run; saved are
+	// those loaded at start that no file has matched yet.
+	live  map[pipeline.FileID]*position
+	saved []position
+	dirty bool
+}
+
+// openPositions locks dir and loads its positions file, if there is one. A
+// second agent on the same folder, or a positions file that cannot be read
+// or parsed, is an error that names the file: the positions are never reset
+// silently.
+func openPositions(dir string, now func() time.Time) (*positions, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
+	lockPath := filepath.Join(dir, lockName)
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(lockPath)
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("state folder %s is in use by another logmetrics (pid %s): one agent per state_dir", dir, strings.TrimSpace(string(pid)))
+		}
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	// The pid is only for the message above; the lock is the flock.
+	if err := lock.Truncate(0); err == nil {
+		_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	p := &positions{dir: dir, lock: lock, now: now, live: map[pipeline.FileID]*position{}}
+	path := filepath.Join(dir, positionsName)
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return p, nil
+	case err != nil:
+		p.close()
+		return nil, fmt.Errorf("positions: %w", err)
+	}
+	var doc positionsDoc
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		p.close()
+		return nil, fmt.Errorf("positions file %s is corrupt (%v): fix or move it away; deleting it makes every file start again from its source's start_at", path, err)
+	}
+	if doc.Version != positionsVersion {
+		p.close()
+		return nil, fmt.Errorf("positions file %s has version %d, this logmetrics reads version %d", path, doc.Version, positionsVersion)
+	}
+	for _, pos := range doc.Files {
+		if pos.Offset < pos.ReplayFrom || pos.ReplayFrom < 0 || pos.FingerprintBytes < 0 || pos.FingerprintBytes > fingerprintBytes {
+			p.close()
+			return nil, fmt.Errorf("positions file %s is corrupt: entry for %s has offset %d, replay_from %d, fingerprint_bytes %d", path, pos.Path, pos.Offset, pos.ReplayFrom, pos.FingerprintBytes)
+		}
+	}
+	p.saved = doc.Files
+	return p, nil
+}
+
+// resume finds the saved position of the open file f (found at path, with
+// identity id) and makes it live. ok is false when there is none: the file
+// is new to the agent.
+func (p *positions) resume(f *os.File, path string, id pipeline.FileID) (pos position, ok bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, s := range p.saved {
+		same, err := sameFile(f, id, s)
+		if err != nil {
+			return position{}, false, err
+		}
+		if !same {
+			continue
+		}
+		p.saved = slices.Delete(p.saved, i, i+1)
+		s.Path = path
+		// The file may have grown: its fingerprint now covers more.
+		s.Fingerprint, s.FingerprintBytes = fmt.Sprintf("%016x", id.Fingerprint), id.FingerprintBytes
+		p.live[id] = &s
+		p.dirty = true
+		return s, true, nil
+	}
+	return position{}, false, nil
+}
+
+// start makes a live position for a file new to the agent, read from
+// offset from.
+func (p *positions) start(path string, id pipeline.FileID, from int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.live[id] = &position{
+		Path: path, Dev: id.Dev, Inode: id.Ino,
+		Fingerprint: fmt.Sprintf("%016x", id.Fingerprint), FingerprintBytes: id.FingerprintBytes,
+		Offset: from, ReplayFrom: from, Updated: p.now(),
+	}
+	p.dirty = true
+}
+
+// commit moves a file's committed offset forward to an ack's; never back.
+func (p *positions) commit(ack pipeline.Ack) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pos := p.live[ack.File]
+	if pos == nil || ack.Offset <= pos.Offset {
+		return
+	}
+	pos.Offset, pos.Path, pos.Updated = ack.Offset, ack.Path, p.now()
+	p.dirty = true
+}
+
+// committed returns the committed offset of a live file, for tests.
+func (p *positions) committed(id pipeline.FileID) (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pos := p.live[id]
+	if pos == nil {
+		return 0, false
+	}
+	return pos.Offset, true
+}
+
+// save writes the positions file if anything moved since the last save:
+// to a temporary file in the folder, synced, renamed over the old one, and
+// the folder synced, so that a crash leaves the old file or the new one.
+func (p *positions) save() error {
+	p.mu.Lock()
+	if !p.dirty {
+		p.mu.Unlock()
+		return nil
+	}
+	doc := positionsDoc{Version: positionsVersion}
+	for _, pos := range p.live {
+		doc.Files = append(doc.Files, *pos)
+	}
+	cutoff := p.now().Add(-forgetAfter)
+	for _, pos := range p.saved {
+		if pos.Updated.After(cutoff) {
+			doc.Files = append(doc.Files, pos)
+		}
+	}
+	p.dirty = false
+	p.mu.Unlock()
+	slices.SortFunc(doc.Files, func(a, b position) int { return strings.Compare(a.Path, b.Path) })
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bug: positions: %w", err)
+	}
+	if err := writeAtomic(p.dir, positionsName, append(data, '\n')); err != nil {
+		p.mu.Lock()
+		p.dirty = true // try again next time
+		p.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// writeAtomic replaces dir/name with data: a temporary file in dir, fsync,
+// rename, fsync of dir.
+func writeAtomic(dir, name string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, name+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write positions: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails once renamed, as it should
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600; it is not secret
+		tmp.Close()
+		return fmt.Errorf("write positions: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write positions: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write positions: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write positions: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("write positions: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("write positions: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("write positions: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// close releases the state folder's lock.
+func (p *positions) close() {
+	p.lock.Close() // closing the descriptor releases the flock
+}

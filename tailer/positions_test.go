@@ -1,0 +1,191 @@
+//go:build unix
+
+package tailer
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// readPositions reads the positions file of dir.
+func readPositions(t *testing.T, dir string) positionsDoc {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, positionsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc positionsDoc
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("positions file: %v\n%s", err, data)
+	}
+	return doc
+}
+
+// offsets are a run's lines as (offset, replay) for comparison.
+func offsets(lines []pipeline.Line) [][2]any {
+	var out [][2]any
+	for _, l := range lines {
+		out = append(out, [2]any{l.Offset, l.Replay})
+	}
+	return out
+}
+
+// TestPositionsResume: the committed offset is saved; a restart reads again
+// from the replay offset, marking the lines up to the committed offset as
+// replayed, and the rest as new.
+func TestPositionsResume(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "a\nbb\nccc\n")
+	cfg := Config{Sources: []Source{source(path)}, StateDir: state}
+
+	acks := make(chan pipeline.Ack)
+	first := startRunAcks(t, cfg, acks)
+	got := first.recv(3)
+	if got[0].File != got[2].File || got[0].File.Ino == 0 || got[0].File.FingerprintBytes != 9 {
+		t.Fatalf("identities %+v, %+v", got[0].File, got[2].File)
+	}
+	acks <- pipeline.Ack{Origin: got[1].Origin} // "bb" delivered, "ccc" not
+	first.stop()
+	doc := readPositions(t, state)
+	if len(doc.Files) != 1 || doc.Files[0].Offset != 5 || doc.Files[0].ReplayFrom != 0 || doc.Files[0].Path != path {
+		t.Fatalf("positions %+v", doc)
+	}
+
+	appendTo(t, path, "dddd\n")
+	second := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	want := [][2]any{{int64(2), true}, {int64(5), true}, {int64(9), false}, {int64(14), false}}
+	if diff := cmp.Diff(want, offsets(second.recv(4))); diff != "" {
+		t.Errorf("after restart (-want +got):\n%s", diff)
+	}
+}
+
+// TestPositionsStartAtEnd: a file first followed from its end resumes there
+// (not at its new end), replaying nothing before the point it started.
+func TestPositionsStartAtEnd(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "old\n")
+	cfg := Config{Sources: []Source{{Name: "app", Paths: []string{path}}}, StateDir: state}
+	first := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	first.poll()
+	first.stop() // saved at 4 with nothing read
+	appendTo(t, path, "new\n")
+	second := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	if diff := cmp.Diff([][2]any{{int64(8), false}}, offsets(second.recv(1))); diff != "" {
+		t.Errorf("after restart (-want +got):\n%s", diff)
+	}
+	if doc := readPositions(t, state); doc.Files[0].ReplayFrom != 4 {
+		t.Errorf("replay_from %d, want 4", doc.Files[0].ReplayFrom)
+	}
+}
+
+// TestPositionsOtherFile: a file at the saved path that is not the saved
+// file (another inode, or the same inode with other first bytes) is new.
+func TestPositionsOtherFile(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "a\nbb\n")
+	cfg := Config{Sources: []Source{source(path)}, StateDir: state}
+	acks := make(chan pipeline.Ack)
+	first := startRunAcks(t, cfg, acks)
+	got := first.recv(2)
+	acks <- pipeline.Ack{Origin: got[1].Origin}
+	first.stop()
+
+	// Same inode, other first bytes: rewritten in place, longer.
+	write(t, path, "x\nyy\nzzz\n")
+	second := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	want := [][2]any{{int64(2), false}, {int64(5), false}, {int64(9), false}}
+	if diff := cmp.Diff(want, offsets(second.recv(3))); diff != "" {
+		t.Errorf("rewritten file (-want +got):\n%s", diff)
+	}
+}
+
+// TestPositionsShorterFile: the saved file, now shorter than its committed
+// offset (truncated and refilled while the agent was down), is read from 0.
+func TestPositionsShorterFile(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "a\nbb\nccc\n")
+	cfg := Config{Sources: []Source{source(path)}, StateDir: state}
+	acks := make(chan pipeline.Ack)
+	first := startRunAcks(t, cfg, acks)
+	got := first.recv(3)
+	acks <- pipeline.Ack{Origin: got[2].Origin}
+	first.stop()
+
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "a\n") // the same first bytes as far as it goes
+	second := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	if diff := cmp.Diff([][2]any{{int64(2), false}}, offsets(second.recv(1))); diff != "" {
+		t.Errorf("shorter file (-want +got):\n%s", diff)
+	}
+}
+
+func TestPositionsErrors(t *testing.T) {
+	corrupt := func(content string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, positionsName), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+		want    string
+	}{
+		{"not JSON", corrupt("{"), "is corrupt"},
+		{"truncated", corrupt(`{"version": 1, "files": [{"path": "a"`), "is corrupt"},
+		{"unknown field", corrupt(`{"version": 1, "filez": []}`), "is corrupt"},
+		{"other version", corrupt(`{"version": 2, "files": []}`), "has version 2"},
+		{"offset before replay", corrupt(`{"version": 1, "files": [{"path": "a", "offset": 1, "replay_from": 5}]}`), "is corrupt"},
+		{"unreadable", func(t *testing.T, dir string) {
+			if err := os.Mkdir(filepath.Join(dir, positionsName), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, "positions"},
+		{"locked", func(t *testing.T, dir string) {
+			other, err := New(Config{Sources: []Source{source("none.log")}, StateDir: dir}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(other.Close)
+		}, "in use by another logmetrics (pid " + itoa(os.Getpid()) + ")"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.prepare(t, dir)
+			tl, err := New(Config{Sources: []Source{source("none.log")}, StateDir: dir}, nil)
+			if err == nil {
+				tl.Close()
+				t.Fatal("New succeeded")
+			}
+			if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v; want ErrState and %q", err, tc.want)
+			}
+			if tc.name != "locked" && tc.name != "unreadable" && !strings.Contains(err.Error(), filepath.Join(dir, positionsName)) {
+				t.Errorf("New: %v does not name the file", err)
+			}
+		})
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -28,6 +28,7 @@ type Extractor struct {
 	sep     *separator
 	lc      lineCtx
 	vals    []value
+	kept    keeper
 	recycle *pipeline.Recycler
 	// replayRec takes the points of replayed lines, which go nowhere.
 	replayRec pipeline.Record
@@ -89,6 +90,7 @@ func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 	}
 	src.lines.Add(1)
 	e.lc.reset(line.Text)
+	clear(e.vals) // a shorter rule would leave older lines' values
 	taken := false
 	for _, r := range src.rules {
 		if e.apply(r, line, rec) {
@@ -164,7 +166,7 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 			case v.composite:
 				e.problem(r, &r.stats.compositeValues, line, "object or array as tag", tp.key, "")
 			case v.ok && v.s != "":
-				val = v.s
+				val = e.kept.keep(v.s)
 			}
 		}
 		if val != "" {
@@ -186,22 +188,25 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 			e.problem(r, &r.stats.conversionErrors, line, "bad value", fp.key, v.s)
 			continue
 		}
+		if fv.Kind == pipeline.String {
+			fv = pipeline.StringValue(e.kept.keep(fv.Str()))
+		}
 		p.Fields = append(p.Fields, pipeline.Field{Key: fp.key, Value: fv})
 	}
 	if len(p.Fields) == 0 {
-		rec.Points = rec.Points[:len(rec.Points)-1]
+		dropLast(rec)
 		e.problem(r, &r.stats.noFields, line, "point without fields dropped", "", "")
 		return true
 	}
 	if n := seriesBytes(p); n > maxSeriesBytes {
-		rec.Points = rec.Points[:len(rec.Points)-1]
+		dropLast(rec)
 		e.problem(r, &r.stats.seriesTooLong, line, "point with too long a series key dropped", "", strconv.Itoa(n))
 		return true
 	}
 	t, how := e.sep.stamp(line.File, p, ts)
 	switch how {
 	case noTime:
-		rec.Points = rec.Points[:len(rec.Points)-1]
+		dropLast(rec)
 		e.problem(r, &r.stats.timeErrors, line, "bad time", r.names[r.timeAt], "no time left to separate the point from others of its series before InfluxDB's last storable time")
 		return true
 	case displaced:
@@ -238,6 +243,17 @@ func nextPoint(rec *pipeline.Record) *pipeline.Point {
 	p := &rec.Points[n]
 	p.Tags, p.Fields = p.Tags[:0], p.Fields[:0]
 	return p
+}
+
+// dropLast removes the point apply was making. Its tag and field slices stay
+// for reuse, emptied: a recycled record would otherwise hold the values
+// beyond its last point until the slot is used again.
+func dropLast(rec *pipeline.Record) {
+	p := &rec.Points[len(rec.Points)-1]
+	clear(p.Tags)
+	clear(p.Fields)
+	p.Tags, p.Fields = p.Tags[:0], p.Fields[:0]
+	rec.Points = rec.Points[:len(rec.Points)-1]
 }
 
 // problem counts a per-line problem of rule r.

@@ -2,10 +2,12 @@ package sink
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -136,9 +138,9 @@ func TestSinkToInfluxDB(t *testing.T) {
 }
 
 // TestSinkRefusedByInfluxDB: a batch with a line InfluxDB 1.8 cannot parse
-// is refused with 400, counted as dropped and acked. InfluxDB still keeps
-// the lines it could parse, but it says "dropped=0", so the counters take
-// the whole batch as refused (an upper bound).
+// is refused with 400 "dropped=0" (it stores the lines it can parse). The
+// sink resends the halves: the good point is written, the bad one set
+// aside in the dead-letter file, and both acked.
 func TestSinkRefusedByInfluxDB(t *testing.T) {
 	srv := influxtest.Start(t)
 	srv.CreateDatabase(t, "db")
@@ -149,10 +151,8 @@ func TestSinkRefusedByInfluxDB(t *testing.T) {
 	}
 	t.Cleanup(dst.Close)
 	var logs bytes.Buffer
-	s, err := New(cfg, dst, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(t.TempDir(), "dead-letters.lp")
+	s := newDeadSink(t, dst, path, 0, slog.New(slog.NewTextHandler(&logs, nil)))
 	good := point("good", 1)
 	acks, err := runAll(t, s, record("f", 10, good), record("f", 20, uintCase.p))
 	if err != nil {
@@ -161,11 +161,16 @@ func TestSinkRefusedByInfluxDB(t *testing.T) {
 	if diff := cmp.Diff([]pipeline.Ack{ack("f", 20)}, acks); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
 	}
-	want := Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 2}}
+	want := Stats{PointsWritten: 1, BatchesWritten: 1, WriteErrors: WriteErrors{Refused: 2}, DeadLettered: DeadLettered{Refused: 1}}
 	if diff := cmp.Diff(want, s.Stats()); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
-	for _, w := range []string{"write refused: points dropped", "status=400", "invalid number"} {
+	wantFile := `# time=2025-03-10T12:00:00.000000005Z reason=refused status=400 file="f" offset=20 error="unable to parse '` +
+		strings.TrimSuffix(uintCase.want, "\n") + `': invalid number"` + "\n" + uintCase.want
+	if diff := cmp.Diff(wantFile, readFile(t, path)); diff != "" {
+		t.Errorf("dead letters (-want +got):\n%s", diff)
+	}
+	for _, w := range []string{"points set aside in the dead-letter file", "status=400", "invalid number"} {
 		if !strings.Contains(logs.String(), w) {
 			t.Errorf("log lacks %q:\n%s", w, logs.String())
 		}
@@ -176,8 +181,10 @@ func TestSinkRefusedByInfluxDB(t *testing.T) {
 }
 
 // TestSinkPartialWriteInfluxDB: a batch with a point whose field type
-// conflicts with an earlier write is a partial write for InfluxDB 1.8. It
-// stores the other points and says "dropped=1", and the counters say so.
+// conflicts with an earlier write is a partial write for InfluxDB 1.8
+// ("dropped=1"). Exactly that point lands in the dead-letter file, with its
+// file and offset; the others are stored once; and the dead-letter file,
+// written as it is to another database, stores exactly the refused point.
 func TestSinkPartialWriteInfluxDB(t *testing.T) {
 	srv := influxtest.Start(t)
 	srv.CreateDatabase(t, "db")
@@ -190,11 +197,8 @@ func TestSinkPartialWriteInfluxDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(dst.Close)
-	var logs bytes.Buffer
-	s, err := New(cfg, dst, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(t.TempDir(), "dead-letters.lp")
+	s := newDeadSink(t, dst, path, 0, nil)
 	conflict := pipeline.Point{Measurement: "m", Fields: []pipeline.Field{floatF("v", 2.5)}, Time: 2}
 	good := []pipeline.Point{point("a", 3), point("m", 4), point("b", 5)}
 	acks, err := runAll(t, s,
@@ -205,16 +209,90 @@ func TestSinkPartialWriteInfluxDB(t *testing.T) {
 	if diff := cmp.Diff([]pipeline.Ack{ack("f", 30)}, acks); diff != "" {
 		t.Errorf("acks (-want +got):\n%s", diff)
 	}
-	want := Stats{PointsWritten: 3, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 1}}
+	// all 4 (dropped=1) -> a+conflict (dropped=1) -> a, conflict; m+b.
+	want := Stats{PointsWritten: 3, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 3}, DeadLettered: DeadLettered{Refused: 1}}
 	if diff := cmp.Diff(want, s.Stats()); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
-	for _, w := range []string{"write partly refused: points dropped", "status=400", "refused=1", "stored=3", "field type conflict"} {
-		if !strings.Contains(logs.String(), w) {
-			t.Errorf("log lacks %q:\n%s", w, logs.String())
-		}
-	}
 	if diff := cmp.Diff(wantDump(append(good, earlier)...), srv.Dump(t, "db")); diff != "" {
 		t.Errorf("Dump (-want +got):\n%s", diff)
+	}
+	dead := readFile(t, path)
+	wantFile := `# time=2025-03-10T12:00:00.000000005Z reason=refused status=400 file="f" offset=20 ` +
+		`error="partial write: field type conflict: input field \"v\" on measurement \"m\" is type float, already exists as type integer dropped=1"` +
+		"\n" + lines(conflict)
+	if diff := cmp.Diff(wantFile, dead); diff != "" {
+		t.Errorf("dead letters (-want +got):\n%s", diff)
+	}
+	srv.CreateDatabase(t, "replay")
+	srv.Write(t, "replay", dead)
+	if diff := cmp.Diff(wantDump(conflict), srv.Dump(t, "replay")); diff != "" {
+		t.Errorf("replayed dead letters (-want +got):\n%s", diff)
+	}
+}
+
+// TestSinkIsolatesInfluxDB: batches of 5000 points against InfluxDB 1.8,
+// with field type conflicts among them. Exactly the conflicting points are
+// set aside, every other one is stored, and the requests stay few: a
+// request InfluxDB refuses whole (dropped=N for N points) is not split.
+func TestSinkIsolatesInfluxDB(t *testing.T) {
+	const n = 5000
+	tests := []struct {
+		name         string
+		bad          func(i int) bool
+		wantRequests uint64 // refused and written
+	}{
+		{"every point refused", func(int) bool { return true }, 1},
+		{"one point refused", func(i int) bool { return i == 1234 }, 1 + 2*13},
+		{"one in a hundred refused", func(i int) bool { return i%100 == 7 }, 0}, // measured below
+	}
+	srv := influxtest.Start(t)
+	for k, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := fmt.Sprintf("db%d", k)
+			srv.CreateDatabase(t, db)
+			srv.Write(t, db, "m v=1i 1\n") // v is an integer
+			cfg := Config{URL: srv.URL(), Bucket: db, BatchSize: n, FlushInterval: time.Hour}
+			dst, err := NewInfluxDB(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(dst.Close)
+			path := filepath.Join(t.TempDir(), "dead-letters.lp")
+			s := newDeadSink(t, dst, path, 0, nil)
+			s.cfg.BatchSize = n
+			var recs []pipeline.Record
+			var good, bad int
+			for i := range n {
+				p := point("m", int64(10+i))
+				if tc.bad(i) {
+					p.Fields = []pipeline.Field{floatF("v", 0.5)}
+					bad++
+				} else {
+					good++
+				}
+				recs = append(recs, record("f", int64(i+1), p))
+			}
+			start := time.Now()
+			if _, err := runAll(t, s, recs...); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			st := s.Stats()
+			requests := st.WriteErrors.Refused + st.BatchesWritten
+			t.Logf("%d points, %d refused: %d requests, %v", n, bad, requests, took)
+			if st.PointsWritten != uint64(good) || st.DeadLettered.Refused != uint64(bad) {
+				t.Errorf("written %d, dead-lettered %d; want %d and %d", st.PointsWritten, st.DeadLettered.Refused, good, bad)
+			}
+			if tc.wantRequests != 0 && requests != tc.wantRequests {
+				t.Errorf("%d requests, want %d", requests, tc.wantRequests)
+			}
+			if got := strings.Count(readFile(t, path), "reason=refused"); got != bad {
+				t.Errorf("%d dead letters, want %d", got, bad)
+			}
+			if got := len(srv.Dump(t, db)); got != good+1 {
+				t.Errorf("%d points stored, want %d", got, good+1)
+			}
+		})
 	}
 }

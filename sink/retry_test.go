@@ -163,7 +163,7 @@ func TestRunTooLarge(t *testing.T) {
 				PointsWritten: 2, BatchesWritten: 2,
 				WriteErrors: WriteErrors{TooLarge: 3}, Dropped: Dropped{TooLarge: 1},
 			},
-			wantLog: []string{"level=ERROR", "point too large: dropped", fmt.Sprintf("bytes=%d", splitAboveBytes+1)},
+			wantLog: []string{"level=ERROR", "points dropped (no dead-letter file)", "reason=too_large", "status=413", fmt.Sprintf("bytes=%d", splitAboveBytes+1), "offset=2"},
 		},
 	}
 	for _, tc := range tests {
@@ -288,14 +288,14 @@ func TestRunLogsSampled(t *testing.T) {
 			name:      "refused",
 			points:    func(i int) pipeline.Point { return point("a", int64(i)) },
 			fail:      &WriteError{StatusCode: 400},
-			wantLog:   "write refused: points dropped",
+			wantLog:   `points dropped (no dead-letter file)" reason=refused`,
 			wantStats: Stats{WriteErrors: WriteErrors{Refused: 25}, Dropped: Dropped{Refused: 25}},
 		},
 		{
 			name:      "too large",
 			points:    func(i int) pipeline.Point { return fat("a", int64(i), splitAboveBytes+1) },
 			fail:      &WriteError{StatusCode: 413},
-			wantLog:   "point too large: dropped",
+			wantLog:   `points dropped (no dead-letter file)" reason=too_large`,
 			wantStats: Stats{WriteErrors: WriteErrors{TooLarge: 25}, Dropped: Dropped{TooLarge: 25}},
 		},
 	}

@@ -31,6 +31,9 @@ const (
 	DefaultFlushInterval = time.Second
 	DefaultTimeout       = 10 * time.Second
 	DefaultMaxRetryDelay = 30 * time.Second
+	// DefaultDeadLetterMaxBytes bounds the dead-letter file; with the one
+	// previous file kept, the dead letters take at most twice this.
+	DefaultDeadLetterMaxBytes = 64 << 20
 )
 
 // retryBaseDelay is the backoff before jitter after the first failure; it
@@ -80,6 +83,16 @@ type Config struct {
 	// jitter): points wait no longer than MaxRetryDelay, at the cost of a
 	// retry that may come before the server is ready.
 	MaxRetryDelay time.Duration
+	// DeadLetterPath is the file where the points the server refused
+	// (400, 422) or found too large (413, alone over 64 KiB) are set
+	// aside as line protocol, each after a comment line that says why and
+	// where it came from. "" keeps no file: such points are then only
+	// counted (Stats().Dropped) and logged.
+	DeadLetterPath string
+	// DeadLetterMaxBytes bounds the dead-letter file. An entry that would
+	// take it past the bound first moves it to DeadLetterPath+".1",
+	// replacing the one there.
+	DeadLetterMaxBytes int64
 }
 
 // Validate reports every problem with c, joined.
@@ -114,6 +127,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.d))
 		}
 	}
+	if c.DeadLetterMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("dead letter max bytes %d: must not be negative", c.DeadLetterMaxBytes))
+	}
 	return errors.Join(errs...)
 }
 
@@ -129,6 +145,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRetryDelay == 0 {
 		c.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	if c.DeadLetterMaxBytes == 0 {
+		c.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
 	}
 	return c
 }
@@ -148,6 +167,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("flush_interval", c.FlushInterval),
 		slog.Duration("timeout", c.Timeout),
 		slog.Duration("max_retry_delay", c.MaxRetryDelay),
+		slog.String("dead_letter_path", c.DeadLetterPath),
+		slog.Int64("dead_letter_max_bytes", c.DeadLetterMaxBytes),
 	)
 }
 
@@ -167,7 +188,13 @@ type Stats struct {
 	BatchesWritten uint64 // successful writes; a split batch counts each part
 	Retries        uint64
 	WriteErrors    WriteErrors
-	Dropped        Dropped
+	// DeadLettered counts the points set aside in the dead-letter file.
+	DeadLettered DeadLettered
+	// Dropped counts the points neither written nor set aside. Each point
+	// refused or too large is counted once: in DeadLettered, or in
+	// Dropped by its reason when there is no dead-letter file, or in
+	// Dropped.DeadLetterFailed when the file could not take it.
+	Dropped Dropped
 }
 
 // WriteErrors counts failed writes by class.
@@ -175,34 +202,45 @@ type WriteErrors struct {
 	Network   uint64 // no response, or a Stream write error
 	Throttled uint64 // 429
 	Server    uint64 // 5xx, 408 and 425
-	Refused   uint64 // 400 and 422: the data was refused, in whole or in part
+	Refused   uint64 // 400 and 422: the data was refused, in whole or in part; each resent part counts
 	TooLarge  uint64 // 413, whether the batch was then split, dropped or retried
 	Config    uint64 // 401, 403, 404, redirects (3xx) and any other status
 }
 
-// Dropped counts points set aside, by reason. Their records are acked all
-// the same, so the files move on.
-type Dropped struct {
-	// Refused counts the points of the writes the server refused (400,
-	// 422). When it said how many (a partial write's "dropped=N", from
-	// InfluxDB 1.x and 2.x) that is N, and the rest of the batch counts
-	// as written; N is the server's own count, which leaves out lines
-	// 1.8 could not parse when the same batch also had a point refused.
-	// When it did not say (2.x's 400 for a line it cannot parse, which
-	// stores nothing; 1.8's "dropped=0" for lines it cannot parse, when
-	// it stores the others; a proxy; a message cut short), the whole
-	// batch counts: exact in the first case, an upper bound in the others.
+// DeadLettered counts points set aside in the dead-letter file, by
+// reason. Their records are acked all the same, so the files move on.
+type DeadLettered struct {
+	// Refused counts the points the server refused (400, 422). A refused
+	// batch is resent in halves until each refused point is alone in a
+	// request the server refused, or in one it said it refused whole
+	// (a partial write's "dropped=N" with N its size), so none of the
+	// points it stored is counted here.
 	Refused uint64
 	// TooLarge counts single points over splitAboveBytes of line
 	// protocol that the server refused with 413.
 	TooLarge uint64
+}
+
+// Dropped counts points that are neither in InfluxDB nor in the
+// dead-letter file, by reason; each is logged (sampled). Their records are
+// acked all the same, so the files move on.
+type Dropped struct {
+	// Refused and TooLarge are as in DeadLettered, when Config has no
+	// DeadLetterPath.
+	Refused  uint64
+	TooLarge uint64
 	Invalid  uint64 // no writable field (only NaN or ±Inf): a bug upstream
+	// DeadLetterFailed counts refused or too large points that could not
+	// be written to the dead-letter file (a full disk, a read-only state
+	// folder): the agent does not stall a file for its dead letters.
+	DeadLetterFailed uint64
 }
 
 type counters struct {
 	pointsWritten, batchesWritten, retries                                  atomic.Uint64
 	errNetwork, errThrottled, errServer, errRefused, errTooLarge, errConfig atomic.Uint64
-	droppedRefused, droppedTooLarge, droppedInvalid                         atomic.Uint64
+	droppedRefused, droppedTooLarge, droppedInvalid, deadLetterFailed       atomic.Uint64
+	deadRefused, deadTooLarge                                               atomic.Uint64
 }
 
 // Sink batches records and writes them to its Destination.
@@ -225,11 +263,17 @@ type Sink struct {
 	// the final flush can finish it.
 	buf  []byte
 	ends []int // ends[i] is where line i of buf ends
-	done int   // lines before done are written or dropped
+	// from[i] is where line i came from, for its dead letter.
+	from []lineOrigin
+	done int // lines before done are written or set aside
 	// origins holds the Origin of the last pending record of each file,
 	// in order of first appearance; acked of them are already sent.
 	origins []pipeline.Origin
 	acked   int
+
+	dead deadLetters
+	// refusals and setAsides count events, for sampled logs.
+	refusals, setAsides, deadFailures uint64
 
 	tally tally // for Delivered
 	// lastAttempt makes send give up after one failed write: set by
@@ -248,12 +292,14 @@ func New(cfg Config, dst Destination, log *slog.Logger) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg = cfg.withDefaults()
 	return &Sink{
-		cfg:    cfg.withDefaults(),
+		cfg:    cfg,
 		dst:    dst,
 		log:    log,
 		wait:   sleep,
 		jitter: jitter,
+		dead:   deadLetters{path: cfg.DeadLetterPath, max: cfg.DeadLetterMaxBytes, now: time.Now},
 	}, nil
 }
 
@@ -295,10 +341,15 @@ func (s *Sink) Stats() Stats {
 			TooLarge:  c.errTooLarge.Load(),
 			Config:    c.errConfig.Load(),
 		},
+		DeadLettered: DeadLettered{
+			Refused:  c.deadRefused.Load(),
+			TooLarge: c.deadTooLarge.Load(),
+		},
 		Dropped: Dropped{
-			Refused:  c.droppedRefused.Load(),
-			TooLarge: c.droppedTooLarge.Load(),
-			Invalid:  c.droppedInvalid.Load(),
+			Refused:          c.droppedRefused.Load(),
+			TooLarge:         c.droppedTooLarge.Load(),
+			Invalid:          c.droppedInvalid.Load(),
+			DeadLetterFailed: c.deadLetterFailed.Load(),
 		},
 	}
 }
@@ -333,6 +384,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- p
 	if acks != nil {
 		defer close(acks)
 	}
+	defer s.closeDeadLetters()
 	var timer *time.Timer
 	var due <-chan time.Time // nil while nothing is pending
 	defer func() {
@@ -388,6 +440,7 @@ func (s *Sink) add(rec pipeline.Record) {
 			continue
 		}
 		s.ends = append(s.ends, len(s.buf))
+		s.from = append(s.from, lineOrigin{path: rec.Path, offset: rec.Offset})
 	}
 	s.recycle.Put(rec.Points) // encoded: the points are no longer needed
 	for i := s.acked; i < len(s.origins); i++ {
@@ -412,7 +465,7 @@ func (s *Sink) flush(ctx context.Context, acks chan<- pipeline.Ack) error {
 		}
 	}
 	s.tally.batchDone()
-	s.buf, s.ends, s.done = s.buf[:0], s.ends[:0], 0
+	s.buf, s.ends, s.from, s.done = s.buf[:0], s.ends[:0], s.from[:0], 0
 	for ; s.acked < len(s.origins); s.acked++ {
 		if acks == nil {
 			continue
@@ -538,19 +591,15 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		class := classify(status)
 		switch class {
 		case classRefused:
-			s.refuse(status, points, refused, err)
-			s.done = hi
-			return nil
+			s.stats.errRefused.Add(1)
+			return s.isolate(ctx, lo, hi, status, refused, err)
 		case classTooLarge:
 			n := s.stats.errTooLarge.Add(1)
 			switch {
 			case len(body) <= splitAboveBytes:
 				// Retried below, like a 5xx.
 			case points == 1:
-				if d := s.stats.droppedTooLarge.Add(1); sampled(d) {
-					s.log.Error("point too large: dropped", "status", status, "bytes", len(body), "occurrence", d, "err", err)
-				}
-				s.done = hi
+				s.setAside(lo, hi, reasonTooLarge, status, err)
 				return nil
 			default:
 				if sampled(n) {
@@ -594,25 +643,33 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 	}
 }
 
-// refuse counts a write of points the server refused (400, 422), of which
-// it said refused were refused (0: it did not say, so all of them), and
-// logs a sample.
-func (s *Sink) refuse(status, points, refused int, err error) {
-	n := s.stats.errRefused.Add(1)
-	if refused <= 0 || refused > points {
-		refused = points
+// isolate handles lines [lo, hi) that the server refused (400, 422),
+// saying it refused refused of them (0: it did not say). A write is
+// idempotent (the same points at the same times), so the lines are resent
+// in halves until each refused point is alone in a refused request, and
+// only those are set aside: never a point the server stored, and never a
+// file held up by a poison line. A request the server said it refused
+// whole (a partial write's dropped=N with N its size, as InfluxDB says for
+// field type conflicts and points beyond the retention policy) is set aside
+// without splitting it further. So a batch of n points with k refused
+// costs at most about 2k·log2(n/k) requests, never more than 2n-1, one at a
+// time; the README's design notes say more.
+func (s *Sink) isolate(ctx context.Context, lo, hi, status, refused int, err error) error {
+	points := hi - lo
+	if points == 1 || refused == points {
+		s.setAside(lo, hi, reasonRefused, status, err)
+		return nil
 	}
-	s.stats.droppedRefused.Add(uint64(refused))
-	s.stats.pointsWritten.Add(uint64(points - refused))
-	if !sampled(n) {
-		return
+	s.refusals++
+	if sampled(s.refusals) {
+		s.log.Warn("write refused: resending in halves to find the refused points",
+			"status", status, "points", points, "refused", refused, "occurrence", s.refusals, "err", err)
 	}
-	if refused < points {
-		s.log.Error("write partly refused: points dropped", "status", status,
-			"refused", refused, "stored", points-refused, "occurrence", n, "err", err)
-		return
+	mid := lo + points/2
+	if err := s.send(ctx, lo, mid); err != nil {
+		return err
 	}
-	s.log.Error("write refused: points dropped", "status", status, "points", points, "occurrence", n, "err", err)
+	return s.send(ctx, mid, hi)
 }
 
 // retryDelay is how long to wait after failed attempt number attempt

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -145,6 +146,23 @@ func readBody(r *http.Request) (string, error) {
 	}
 	b, err := io.ReadAll(rd)
 	return string(b), err
+}
+
+// refusing answers 204 to a batch without any of the bad lines, and
+// rep(n) to one with n of them.
+func refusing(bad []string, rep func(n int) reply) func(int, string) reply {
+	return func(_ int, body string) reply {
+		n := 0
+		for _, l := range bad {
+			if strings.Contains(body, l) {
+				n++
+			}
+		}
+		if n == 0 {
+			return reply{status: 204}
+		}
+		return rep(n)
+	}
 }
 
 func (sc *scripted) requests() []request {
@@ -333,23 +351,33 @@ func TestRunStatuses(t *testing.T) {
 			wantLog:    []string{"write failed: retrying", "status=0", "EOF"},
 		},
 		{
-			name: "400 drops and acks",
-			respond: func(int, string) reply {
-				return reply{status: 400, json: true, body: `{"code":"invalid","message":"unable to parse 'a v=1i 1': ` + long + `"}`}
-			},
-			wantBodies: []string{all},
-			wantStats:  Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 4}},
+			name: "400 without a count: halves are resent until the refused point is alone",
+			respond: refusing([]string{b}, func(int) reply {
+				return reply{status: 400, json: true, body: `{"code":"invalid","message":"unable to parse 'b v=2i 2': ` + long + `"}`}
+			}),
+			wantBodies: []string{all, a + b, a, b, c + d},
+			wantStats:  Stats{PointsWritten: 3, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 3}, Dropped: Dropped{Refused: 1}},
 			wantLog: []string{
-				"write refused: points dropped", "status=400", "points=4",
-				"unable to parse 'a v=1i 1': " + strings.Repeat("é", 86) + `"`, // 28+172 bytes
+				"write refused: resending in halves", "points=4",
+				"points dropped (no dead-letter file)", "reason=refused", "status=400", "points=1", "file=f", "offset=200",
+				"unable to parse 'b v=2i 2': " + strings.Repeat("é", 86) + `"`, // 28+172 bytes
 			},
 		},
 		{
-			name:       "422 drops and acks",
-			respond:    func(int, string) reply { return reply{status: 422, body: "unprocessable"} },
-			wantBodies: []string{all},
-			wantStats:  Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 4}},
-			wantLog:    []string{"status=422", "unprocessable"},
+			name:       "422 likewise",
+			respond:    refusing([]string{b}, func(int) reply { return reply{status: 422, body: "unprocessable"} }),
+			wantBodies: []string{all, a + b, a, b, c + d},
+			wantStats:  Stats{PointsWritten: 3, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 3}, Dropped: Dropped{Refused: 1}},
+			wantLog:    []string{"status=422", "unprocessable", "offset=200"},
+		},
+		{
+			name: "refusing everything without a count: 2n-1 requests, every point set aside",
+			respond: func(int, string) reply {
+				// A count over the request's points is no count.
+				return reply{status: 400, body: "partial write: max series per database exceeded dropped=5"}
+			},
+			wantBodies: []string{all, a + b, a, b, c + d, c, d},
+			wantStats:  Stats{WriteErrors: WriteErrors{Refused: 7}, Dropped: Dropped{Refused: 4}},
 		},
 		{
 			name: "401 retries until it works",
@@ -451,61 +479,62 @@ func TestRunStatuses(t *testing.T) {
 			wantLog:    []string{"level=ERROR", "unexpected status", "status=409", "conflict"},
 		},
 		{
-			name: "1.8 partial write: dropped=N is what was refused",
-			respond: func(int, string) reply {
-				msg := `partial write: field type conflict: input field \"v\" on measurement \"b\" is type float, already exists as type integer dropped=1`
+			name: "1.8 partial write: only the refused point is set aside",
+			respond: refusing([]string{b}, func(n int) reply {
+				msg := fmt.Sprintf(`partial write: field type conflict: input field \"v\" on measurement \"b\" is type float, already exists as type integer dropped=%d`, n)
 				return reply{status: 400, json: true, body: `{"error":"` + msg + `"}`,
 					header: map[string]string{"X-Influxdb-Error": msg}}
-			},
-			wantBodies: []string{all},
-			wantStats:  Stats{PointsWritten: 3, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 1}},
-			wantLog:    []string{"write partly refused", "refused=1", "stored=3", "field type conflict"},
+			}),
+			wantBodies: []string{all, a + b, a, b, c + d},
+			wantStats:  Stats{PointsWritten: 3, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 3}, Dropped: Dropped{Refused: 1}},
+			wantLog:    []string{"write refused: resending in halves", "refused=1", "offset=200", "field type conflict"},
 		},
 		{
-			name: "2.x partial write: 422 with dropped=N",
-			respond: func(int, string) reply {
+			name: "2.x partial write: 422 with dropped=N, two refused points",
+			respond: refusing([]string{b, c}, func(n int) reply {
 				return reply{status: 422, json: true, body: `{"code":"unprocessable entity","message":"failure writing points to database:` +
-					` partial write: field type conflict: input field \"v\" on measurement \"b\" is type float, already exists as type integer dropped=2"}`}
-			},
-			wantBodies: []string{all},
-			wantStats:  Stats{PointsWritten: 2, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 2}},
-			wantLog:    []string{"refused=2", "stored=2"},
+					fmt.Sprintf(` partial write: field type conflict: input field \"v\" on measurement \"b\" is type float, already exists as type integer dropped=%d"}`, n)}
+			}),
+			wantBodies: []string{all, a + b, a, b, c + d, c, d},
+			wantStats:  Stats{PointsWritten: 2, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 5}, Dropped: Dropped{Refused: 2}},
+			wantLog:    []string{"refused=2", "offset=200"},
+		},
+		{
+			name: "a request the server says it refused whole is not split further",
+			respond: refusing([]string{b, c, d}, func(n int) reply {
+				return reply{status: 400, body: fmt.Sprintf("partial write: points beyond retention policy dropped=%d", n)}
+			}),
+			wantBodies: []string{all, a + b, a, b, c + d},
+			wantStats:  Stats{PointsWritten: 1, BatchesWritten: 1, WriteErrors: WriteErrors{Refused: 4}, Dropped: Dropped{Refused: 3}},
 		},
 		{
 			name: "partial write said only in X-Influxdb-Error",
-			respond: func(int, string) reply {
+			respond: refusing([]string{b}, func(n int) reply {
 				return reply{status: 400, header: map[string]string{
-					"X-Influxdb-Error": "partial write: points beyond retention policy dropped=3 for database: db for retention policy: autogen",
+					"X-Influxdb-Error": fmt.Sprintf("partial write: points beyond retention policy dropped=%d for database: db for retention policy: autogen", n),
 				}}
-			},
-			wantBodies: []string{all},
-			wantStats:  Stats{PointsWritten: 1, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 3}},
-			wantLog:    []string{"refused=3", "beyond retention policy"},
+			}),
+			wantBodies: []string{all, a + b, a, b, c + d},
+			wantStats:  Stats{PointsWritten: 3, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 3}, Dropped: Dropped{Refused: 1}},
+			wantLog:    []string{"refused=1", "beyond retention policy"},
 		},
 		{
 			name: "partial write in a gzipped body",
-			respond: func(int, string) reply {
-				return reply{status: 400, json: true, gzip: true, body: `{"error":"partial write: points beyond retention policy dropped=1"}`}
-			},
-			wantBodies: []string{all},
-			wantStats:  Stats{PointsWritten: 3, WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 1}},
+			respond: refusing([]string{b}, func(n int) reply {
+				return reply{status: 400, json: true, gzip: true, body: fmt.Sprintf(`{"error":"partial write: points beyond retention policy dropped=%d"}`, n)}
+			}),
+			wantBodies: []string{all, a + b, a, b, c + d},
+			wantStats:  Stats{PointsWritten: 3, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 3}, Dropped: Dropped{Refused: 1}},
+			wantLog:    []string{"refused=1"},
 		},
 		{
-			name: "1.8 unparseable lines (dropped=0): the whole batch counts as refused",
-			respond: func(int, string) reply {
+			name: "1.8 unparseable lines (dropped=0): no count, split all the same",
+			respond: refusing([]string{b}, func(int) reply {
 				return reply{status: 400, json: true, body: `{"error":"partial write: unable to parse 'b v=2u 2': invalid number dropped=0"}`}
-			},
-			wantBodies: []string{all},
-			wantStats:  Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 4}},
-			wantLog:    []string{"write refused: points dropped", "points=4"},
-		},
-		{
-			name: "dropped=N over the batch's points: the whole batch counts as refused",
-			respond: func(int, string) reply {
-				return reply{status: 400, body: "partial write: max series per database exceeded dropped=5"}
-			},
-			wantBodies: []string{all},
-			wantStats:  Stats{WriteErrors: WriteErrors{Refused: 1}, Dropped: Dropped{Refused: 4}},
+			}),
+			wantBodies: []string{all, a + b, a, b, c + d},
+			wantStats:  Stats{PointsWritten: 3, BatchesWritten: 2, WriteErrors: WriteErrors{Refused: 3}, Dropped: Dropped{Refused: 1}},
+			wantLog:    []string{"refused=0", "invalid number"},
 		},
 	}
 	for _, tc := range tests {
@@ -991,9 +1020,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad url", cfg: Config{URL: "http://[::1", Bucket: "b"}, want: `url: parse "http://[::1": missing ']' in host`},
 		{
 			name: "every negative reported",
-			cfg:  Config{BatchSize: -1, FlushInterval: -time.Second, Timeout: -1, MaxRetryDelay: -time.Minute},
+			cfg:  Config{BatchSize: -1, FlushInterval: -time.Second, Timeout: -1, MaxRetryDelay: -time.Minute, DeadLetterMaxBytes: -1},
 			want: "batch size -1: must not be negative\nflush interval -1s: must not be negative\n" +
-				"timeout -1ns: must not be negative\nmax retry delay -1m0s: must not be negative",
+				"timeout -1ns: must not be negative\nmax retry delay -1m0s: must not be negative\n" +
+				"dead letter max bytes -1: must not be negative",
 		},
 	}
 	for _, tc := range tests {
@@ -1010,7 +1040,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	want := Config{BatchSize: 5000, FlushInterval: time.Second, Timeout: 10 * time.Second, MaxRetryDelay: 30 * time.Second}
+	want := Config{BatchSize: 5000, FlushInterval: time.Second, Timeout: 10 * time.Second, MaxRetryDelay: 30 * time.Second, DeadLetterMaxBytes: 64 << 20}
 	if diff := cmp.Diff(want, Config{}.withDefaults()); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}

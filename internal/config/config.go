@@ -62,8 +62,9 @@ type Agent struct {
 
 // InfluxDB is the influxdb block: where and how points are written.
 type InfluxDB struct {
-	// Sink holds url, token, org, bucket, batch_size, flush_interval and
-	// timeout.
+	// Sink holds url, token, org, bucket, batch_size, flush_interval,
+	// timeout and dead_letter_max_bytes, and the dead-letter file in the
+	// agent's state_dir (DeadLetterFile).
 	Sink sink.Config
 	// MaxPending is how many points may wait for delivery before the
 	// tailers pause. It is at least Sink.BatchSize.
@@ -83,7 +84,15 @@ const (
 	MaxMaxPending        = 1000000
 	DefaultTimeout       = sink.DefaultTimeout
 	DefaultMaxSeries     = 10000
+	// DefaultDeadLetterMaxBytes bounds the dead-letter file.
+	DefaultDeadLetterMaxBytes = sink.DefaultDeadLetterMaxBytes
+	// MinDeadLetterMaxBytes keeps room for a few of the largest entries
+	// (a point refused as too large is over 64 KiB).
+	MinDeadLetterMaxBytes = 1 << 20
 )
+
+// DeadLetterFile is the name of the dead-letter file in the state folder.
+const DeadLetterFile = "dead-letters.lp"
 
 // Load reads the rules file at path. It returns the parser's files, which
 // WriteDiagnostics needs to quote the source, and every diagnostic found.

@@ -136,6 +136,7 @@ func TestLoadConfig(t *testing.T) {
 					Sink: sink.Config{
 						URL: "http://127.0.0.1:8086", Token: "secret", Org: "example", Bucket: "logs",
 						BatchSize: 5000, FlushInterval: time.Second, Timeout: 10 * time.Second,
+						DeadLetterPath: "/var/lib/logmetrics/dead-letters.lp", DeadLetterMaxBytes: 16 << 20,
 					},
 					MaxPending: 100000,
 				},

@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
 	l.decode(body, &root)
 
 	cfg := &Config{Agent: l.agent(root.Agent), InfluxDB: l.influxDB(root.InfluxDB)}
+	if cfg.InfluxDB != nil {
+		cfg.InfluxDB.Sink.DeadLetterPath = filepath.Join(cfg.Agent.StateDir, DeadLetterFile)
+	}
 	agentTags := l.tags(agentTagsExpr(root.Agent), "tags")
 	if len(root.Sources) == 0 {
 		l.errorf(body.MissingItemRange(), nil, "No sources",
@@ -161,6 +165,16 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 	}
 	out.Sink.FlushInterval, _ = l.duration(in.FlushInterval, in.FlushIntervalRange, "flush_interval", DefaultFlushInterval, false)
 	out.Sink.Timeout, _ = l.duration(in.Timeout, in.TimeoutRange, "timeout", DefaultTimeout, false)
+	out.Sink.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
+	if in.DeadLetterMaxBytes != nil {
+		if n := *in.DeadLetterMaxBytes; n < MinDeadLetterMaxBytes {
+			l.errorf(in.DeadLetterMaxBytesRange, &in.DefRange, "dead_letter_max_bytes too small",
+				"dead_letter_max_bytes (%d) must be at least %d (1 MiB); leave it out for the default, %d (64 MiB).",
+				n, MinDeadLetterMaxBytes, DefaultDeadLetterMaxBytes)
+		} else {
+			out.Sink.DeadLetterMaxBytes = n
+		}
+	}
 	if batchOK && pendingOK && out.MaxPending < out.Sink.BatchSize {
 		// A full batch must fit among the pending points, or the tailers
 		// would pause before the first batch fills and wait for its timer.

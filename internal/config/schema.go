@@ -26,21 +26,23 @@ type agentHCL struct {
 }
 
 type influxHCL struct {
-	URL                string    `hcl:"url"`
-	URLRange           hcl.Range `hcl:"url,attr_value_range"`
-	Token              string    `hcl:"token,optional"`
-	Org                string    `hcl:"org,optional"`
-	Bucket             string    `hcl:"bucket"`
-	BucketRange        hcl.Range `hcl:"bucket,attr_value_range"`
-	BatchSize          *int      `hcl:"batch_size,optional"`
-	BatchSizeRange     hcl.Range `hcl:"batch_size,attr_value_range"`
-	FlushInterval      *string   `hcl:"flush_interval,optional"`
-	FlushIntervalRange hcl.Range `hcl:"flush_interval,attr_value_range"`
-	MaxPending         *int      `hcl:"max_pending,optional"`
-	MaxPendingRange    hcl.Range `hcl:"max_pending,attr_value_range"`
-	Timeout            *string   `hcl:"timeout,optional"`
-	TimeoutRange       hcl.Range `hcl:"timeout,attr_value_range"`
-	DefRange           hcl.Range `hcl:",def_range"`
+	URL                     string    `hcl:"url"`
+	URLRange                hcl.Range `hcl:"url,attr_value_range"`
+	Token                   string    `hcl:"token,optional"`
+	Org                     string    `hcl:"org,optional"`
+	Bucket                  string    `hcl:"bucket"`
+	BucketRange             hcl.Range `hcl:"bucket,attr_value_range"`
+	BatchSize               *int      `hcl:"batch_size,optional"`
+	BatchSizeRange          hcl.Range `hcl:"batch_size,attr_value_range"`
+	FlushInterval           *string   `hcl:"flush_interval,optional"`
+	FlushIntervalRange      hcl.Range `hcl:"flush_interval,attr_value_range"`
+	MaxPending              *int      `hcl:"max_pending,optional"`
+	MaxPendingRange         hcl.Range `hcl:"max_pending,attr_value_range"`
+	Timeout                 *string   `hcl:"timeout,optional"`
+	TimeoutRange            hcl.Range `hcl:"timeout,attr_value_range"`
+	DeadLetterMaxBytes      *int64    `hcl:"dead_letter_max_bytes,optional"`
+	DeadLetterMaxBytesRange hcl.Range `hcl:"dead_letter_max_bytes,attr_value_range"`
+	DefRange                hcl.Range `hcl:",def_range"`
 }
 
 type sourceHCL struct {

@@ -12,6 +12,7 @@ influxdb {
   batch_size     = 5000
   flush_interval = "1s"
   max_pending    = 100000               # points held before the tailers pause
+  dead_letter_max_bytes = 16 * 1024 * 1024 # refused points, in state_dir
 }
 source "nginx" {
   paths    = ["/var/log/nginx/access.log", "/var/log/nginx/*/access.log"]

@@ -17,10 +17,10 @@ import (
 // timestamped line), little enough to read at every open.
 const fingerprintBytes = 1 << 10
 
-// identify returns the identity of the open file f: its device and inode,
+// Identify returns the identity of the open file f: its device and inode,
 // and the fingerprint of its first bytes (fingerprintBytes, or all of them
 // while it is shorter).
-func identify(f *os.File) (pipeline.FileID, error) {
+func Identify(f *os.File) (pipeline.FileID, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return pipeline.FileID{}, fmt.Errorf("stat %s: %w", f.Name(), err)

@@ -230,7 +230,7 @@ func writeAtomic(dir, name string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("write positions: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // fails once renamed, as it should
+	defer os.Remove(tmp.Name())              // fails once renamed, as it should
 	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600; it is not secret
 		tmp.Close()
 		return fmt.Errorf("write positions: %w", err)

@@ -1,7 +1,6 @@
 package tailer
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -25,6 +24,9 @@ type Input struct {
 	// Now stamps Line.ReadAt; nil means time.Now. `logmetrics test` passes a
 	// fixed clock so that its output is reproducible.
 	Now func() time.Time
+	// File is the input's identity, for the collision separator; zero for
+	// standard input.
+	File pipeline.FileID
 }
 
 // Counts are the lines read from one file or input.
@@ -36,8 +38,8 @@ type Counts struct {
 	TooLong int64
 }
 
-// scanBufSize is Scan's read buffer. A line that fits is handed to emit
-// straight from it; a longer one is gathered in a second, reused buffer.
+// scanBufSize is the read buffer of Scan and of followers. A line that fits
+// is handed on straight from it; a longer one is gathered by the splitter.
 const scanBufSize = 64 << 10
 
 // Scan reads r to its end and calls emit with each line in order: a file
@@ -57,71 +59,45 @@ const scanBufSize = 64 << 10
 // (returned as is), or when ctx is done (ctx.Err()), and returns the counts
 // so far with it.
 func Scan(ctx context.Context, r io.Reader, in Input, emit func(pipeline.Line) error) (Counts, error) {
-	limit := maxLineBytes(in.MaxLineBytes)
 	now := in.Now
 	if now == nil {
 		now = time.Now
 	}
-	br := bufio.NewReaderSize(r, scanBufSize)
-	done := ctx.Done()
-	var (
-		c    Counts
-		off  int64
-		long []byte // the start of a line longer than br's buffer
-		over bool   // the current line is already known to be too long
-	)
-	for {
-		select {
-		case <-done:
-			return c, ctx.Err()
-		default:
-		}
-		chunk, err := br.ReadSlice('\n')
-		off += int64(len(chunk))
-		if err == bufio.ErrBufferFull {
-			// Gather at most limit+2 bytes, room for the longest allowed
-			// text and its "\r\n": past that the line is too long whatever
-			// follows, and holding more would only waste memory.
-			if !over && len(long)+len(chunk) <= limit+2 {
-				long = append(long, chunk...)
-			} else {
-				over, long = true, long[:0]
-			}
-			continue
-		}
-		if err != nil && err != io.EOF {
-			return c, fmt.Errorf("read %s: %w", in.Path, err)
-		}
-		eof := err == io.EOF
-		if eof && len(chunk) == 0 && len(long) == 0 && !over {
-			return c, nil
-		}
-		text := chunk
-		if len(long) > 0 {
-			long = append(long, chunk...)
-			text = long
-		}
-		if !eof {
-			text = dropCR(text[:len(text)-1])
-		}
+	sp := splitter{limit: maxLineBytes(in.MaxLineBytes)}
+	buf := make([]byte, scanBufSize)
+	var c Counts
+	emit1 := func(l line) error {
 		c.Lines++
-		if over || len(text) > limit {
+		if l.tooLong {
 			c.TooLong++
-		} else {
-			err := emit(pipeline.Line{
-				Origin:  pipeline.Origin{Path: in.Path, Offset: off},
-				Source:  in.Source,
-				Text:    string(text),
-				ReadAt:  now(),
-				ModTime: in.ModTime,
-			})
-			if err != nil {
-				return c, err
-			}
+			return nil
 		}
-		long, over = long[:0], false
-		if eof {
+		return emit(pipeline.Line{
+			Origin:  pipeline.Origin{Path: in.Path, Offset: l.end, File: in.File},
+			Source:  in.Source,
+			Text:    string(l.text),
+			ReadAt:  now(),
+			ModTime: in.ModTime,
+		})
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return c, err
+		}
+		n, rerr := r.Read(buf)
+		if err := sp.feed(buf[:n], emit1); err != nil {
+			return c, err
+		}
+		if rerr == io.EOF {
+			if l, ok := sp.last(); ok {
+				if err := emit1(l); err != nil {
+					return c, err
+				}
+			}
 			return c, nil
+		}
+		if rerr != nil {
+			return c, fmt.Errorf("read %s: %w", in.Path, rerr)
 		}
 	}
 }

@@ -321,7 +321,7 @@ func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
 		return 0, fmt.Errorf("open %s: %w", f.path, err)
 	}
 	defer file.Close()
-	if f.id, err = identify(file); err != nil {
+	if f.id, err = Identify(file); err != nil {
 		return 0, err
 	}
 	if t.pos != nil {

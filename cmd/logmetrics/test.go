@@ -112,6 +112,7 @@ type dryRun struct {
 
 func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
 	r, mod := stdin, d.now
+	var id pipeline.FileID
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
@@ -126,8 +127,12 @@ func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
 			return fmt.Errorf("%s is a directory: name the log files", name)
 		}
 		r, mod = f, st.ModTime()
+		// Each file is its own unit for the collision separator, as in run.
+		if id, err = tailer.Identify(f); err != nil {
+			return err
+		}
 	}
-	in := tailer.Input{Path: name, ModTime: mod, Now: func() time.Time { return d.now }}
+	in := tailer.Input{Path: name, ModTime: mod, Now: func() time.Time { return d.now }, File: id}
 	counts, err := tailer.Scan(context.Background(), r, in, func(line pipeline.Line) error {
 		for _, s := range sources {
 			line.Source = s

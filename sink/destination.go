@@ -76,6 +76,7 @@ func (e *WriteError) Unwrap() error { return e.Err }
 type InfluxDB struct {
 	client   influxdb2.Client
 	writeURL string
+	pingURL  string
 	gzipped  bytes.Buffer
 	gz       *gzip.Writer
 }
@@ -121,7 +122,14 @@ func NewInfluxDB(cfg Config) (*InfluxDB, error) {
 	}
 	u.RawQuery = q.Encode()
 
-	d := &InfluxDB{client: client, writeURL: u.String()}
+	ping, err := url.Parse(client.HTTPService().ServerURL())
+	if err == nil {
+		ping, err = ping.Parse("ping")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("influxdb: url %q: %w", cfg.URL, err)
+	}
+	d := &InfluxDB{client: client, writeURL: u.String(), pingURL: ping.String()}
 	d.gz = gzip.NewWriter(&d.gzipped)
 	return d, nil
 }
@@ -157,6 +165,25 @@ func (d *InfluxDB) WriteBatch(ctx context.Context, batch []byte) error {
 		return nil
 	}
 	return responseError(resp, time.Now())
+}
+
+// Ping asks the server's /ping whether it answers, which InfluxDB 1.8
+// and 2.x do with 204 without touching storage or needing a token. Any
+// 2xx is nil; anything else an error.
+func (d *InfluxDB) Ping(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.pingURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := d.client.HTTPService().DoHTTPRequestWithResponse(req, nil)
+	if err != nil {
+		return err
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return fmt.Errorf("ping: status %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // drainClose reads what is left of a response body, up to maxDrainBody,

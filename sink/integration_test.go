@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,5 +296,131 @@ func TestSinkIsolatesInfluxDB(t *testing.T) {
 				t.Errorf("%d points stored, want %d", got, good+1)
 			}
 		})
+	}
+}
+
+// proxy forwards TCP connections to target until down, which closes its
+// listener and cuts the connections it carries; up listens again on the
+// same address.
+type proxy struct {
+	t      *testing.T
+	addr   string
+	target string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	p := &proxy{t: t, target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+}
+
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Skipf("the proxy's port was taken meanwhile: %v", err)
+	}
+	p.serve(ln)
+}
+
+// TestSinkOutageInfluxDB: InfluxDB 1.8 becomes unreachable (a proxy in
+// front of it closes) for 4 s while a point waits; once it is reachable
+// again the point is written within about a second (the backoff then
+// running lasts 4 s), exactly once.
+func TestSinkOutageInfluxDB(t *testing.T) {
+	srv := influxtest.Start(t)
+	srv.CreateDatabase(t, "db")
+	px := startProxy(t, strings.TrimPrefix(srv.URL(), "http://"))
+	cfg := Config{URL: "http://" + px.addr, Bucket: "db", BatchSize: 1, FlushInterval: time.Hour}
+	dst, err := NewInfluxDB(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	s, err := New(cfg, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.jitter = func(time.Duration) time.Duration { return 0 } // writes at 0, 0.5, 1.5, 3.5, 7.5 s
+	in := make(chan pipeline.Record)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(t.Context(), in, nil) }()
+	waitFor := func(what string, d time.Duration, cond func() bool) time.Time {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within %v: %+v", what, d, s.Stats())
+			}
+			time.Sleep(10 * time.Millisecond) // polling a counter, not synchronising
+		}
+		return time.Now()
+	}
+	points := []pipeline.Point{point("m", 1), point("m", 2)}
+	in <- record("f", 1, points[0])
+	waitFor("first write", 10*time.Second, func() bool { return s.Stats().PointsWritten == 1 })
+	px.down()
+	in <- record("f", 2, points[1])
+	waitFor("failed write", 10*time.Second, func() bool { return s.Stats().WriteErrors.Network > 0 })
+	time.Sleep(4 * time.Second) // the outage: inside the 4 s backoff
+	px.up()
+	up := time.Now()
+	got := waitFor("write after the outage", 10*time.Second, func() bool { return s.Stats().PointsWritten == 2 }).Sub(up)
+	t.Logf("written %v after InfluxDB was reachable again", got)
+	if got > 1500*time.Millisecond {
+		t.Errorf("written %v after InfluxDB was reachable again, want within 1.5 s", got)
+	}
+	close(in)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantDump(points...), srv.Dump(t, "db")); diff != "" {
+		t.Errorf("Dump (-want +got):\n%s", diff)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -44,6 +45,12 @@ const retryBaseDelay = time.Second
 // added to it at random, so that agents told the same wait do not all come
 // back at the same moment.
 const retryAfterSpread = 5
+
+// pingInterval is how often a backoff after a network error or a 5xx
+// asks the server's /ping whether it is back, and how long one probe may
+// take: delivery resumes within about this much of the server's return,
+// instead of when a backoff of up to MaxRetryDelay runs out.
+const pingInterval = time.Second
 
 // splitAboveBytes is the size of line protocol above which a batch refused
 // with 413 is split in halves, or a single point dropped. A 413 for a
@@ -637,10 +644,94 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 			s.log.Error("write failed with an unexpected status: retrying", attrs...)
 		}
 		s.stats.retries.Add(1)
-		if err := s.wait(ctx, delay); err != nil {
+		probe := retryAfter == 0 && (class == classNetwork || class == classServer)
+		if err := s.pause(ctx, delay, probe, class == classNetwork && dialFailed(err)); err != nil {
 			return err
 		}
 	}
+}
+
+// pinger is a Destination that can tell whether its server answers
+// without writing: *InfluxDB.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// errServerBack ends a backoff early: the server answers again.
+var errServerBack = errors.New("server answers again")
+
+// pause waits delay before a retry, or less: with probe set and a
+// Destination that pings, it pings every pingInterval meanwhile and ends
+// the wait at the first successful ping after the server was seen down
+// (a failed ping, or, with down, the failed write could not even
+// connect). A server that answers pings all along while its writes fail
+// (a 500 of its own) gets the whole backoff. A wait for a Retry-After,
+// and after statuses that say the server is up (429, 4xx, 3xx), has no
+// probes: the caller leaves probe unset. It returns an error only when ctx
+// ends.
+func (s *Sink) pause(ctx context.Context, delay time.Duration, probe, down bool) error {
+	p, ok := s.dst.(pinger)
+	if !probe || !ok || delay <= pingInterval {
+		return s.wait(ctx, delay)
+	}
+	wctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	start := time.Now()
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		s.probe(wctx, p, start.Add(delay), down, stop)
+	}()
+	err := s.wait(wctx, delay)
+	stop(nil)
+	<-probed
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(context.Cause(wctx), errServerBack) {
+		s.log.Info("server answers again: retrying now", "waited", time.Since(start).Round(time.Millisecond), "backoff", delay)
+		return nil
+	}
+	return err
+}
+
+// probe pings every pingInterval before end, and calls back once a ping
+// succeeds after the server was down. It returns when ctx ends, or when
+// the next ping would not come before end, when the retry is due anyway.
+func (s *Sink) probe(ctx context.Context, p pinger, end time.Time, down bool, back context.CancelCauseFunc) {
+	t := time.NewTimer(pingInterval)
+	defer t.Stop()
+	for {
+		if !time.Now().Add(pingInterval).Before(end) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, pingInterval)
+		err := p.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			down = true
+		case down:
+			back(errServerBack)
+			return
+		}
+		t.Reset(pingInterval)
+	}
+}
+
+// dialFailed reports whether a write failed before reaching the server:
+// the connection was refused or could not be made. A reset or a timeout
+// may come from a server that is up but slow, so it does not count.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // isolate handles lines [lo, hi) that the server refused (400, 422),

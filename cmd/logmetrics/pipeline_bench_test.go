@@ -51,7 +51,7 @@ func BenchmarkPipeline(b *testing.B) {
 	ex.SetRecycler(rc)
 	sk.SetRecycler(rc)
 
-	in := make(chan pipeline.Line, lineBuffer)
+	in := make(chan pipeline.Line, lineBufferFor(0)) // as run makes it
 	recs := make(chan pipeline.Record, 1024)
 	acks := make(chan pipeline.Ack, 64)
 	done := make(chan struct{})

@@ -24,8 +24,24 @@ import (
 // read before it gives up on a write that keeps failing.
 const shutdownGrace = 15 * time.Second
 
-// lineBuffer is the capacity of the channel between the tailer and extract.
-const lineBuffer = 1024
+// The channel between the tailer and extract holds whole lines, so its
+// capacity is bounded in bytes as well as lines, counted at the longest
+// line the tailer passes on: 1,024 lines of the default 4 MiB limit would
+// be 4 GiB. A smaller buffer costs nothing measurable, extract being the
+// slower side (BenchmarkPipeline, 16 lines against 1,024).
+const (
+	lineBuffer      = 1024
+	lineBufferBytes = 64 << 20
+)
+
+// lineBufferFor is the capacity of the lines channel for lines of at most
+// maxLineBytes (zero: the tailer's default).
+func lineBufferFor(maxLineBytes int) int {
+	if maxLineBytes <= 0 {
+		maxLineBytes = tailer.DefaultMaxLineBytes
+	}
+	return max(1, min(lineBuffer, lineBufferBytes/maxLineBytes))
+}
 
 func cmdRun(e *env, args []string) int {
 	fs := flags(e, "run")
@@ -101,7 +117,9 @@ type agentPipeline struct {
 	sk     *sink.Sink
 	log    *slog.Logger
 	recCap int
-	grace  time.Duration // shutdownGrace; tests shorten it
+	// lineCap is the capacity of the lines channel (lineBufferFor).
+	lineCap int
+	grace   time.Duration // shutdownGrace; tests shorten it
 }
 
 func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, error) {
@@ -140,7 +158,8 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	if err != nil {
 		return nil, err
 	}
-	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap, grace: shutdownGrace}, nil
+	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap,
+		lineCap: lineBufferFor(cfg.Tailer.MaxLineBytes), grace: shutdownGrace}, nil
 }
 
 // run runs the stages until the tailer stops or a stage fails. The first
@@ -189,7 +208,7 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 		cancel()
 	}()
 
-	lines := make(chan pipeline.Line, lineBuffer)
+	lines := make(chan pipeline.Line, p.lineCap)
 	recs := make(chan pipeline.Record, p.recCap)
 	acks := make(chan pipeline.Ack, 64)
 	g.Go(func() error { return p.tl.Run(readCtx, lines, acks) }) // closes lines; commits acks

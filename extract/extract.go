@@ -304,6 +304,10 @@ func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<-
 			if !ok {
 				return nil
 			}
+			if line.EOF {
+				e.sep.release(line.File)
+				continue
+			}
 			if line.Replay {
 				// Delivered before the restart: only the state counts.
 				e.Extract(&line, &e.replayRec)

@@ -148,6 +148,11 @@ func (s *separator) stamp(file pipeline.FileID, p *pipeline.Point, t int64) (int
 	return given, how
 }
 
+// release frees the state of a file no line of which follows.
+func (s *separator) release(file pipeline.FileID) {
+	delete(s.files, file)
+}
+
 // forget drops the least recently stamped series until the file holds at
 // most three quarters of maxFileSpans, so that forgetting is rare, and
 // keeps their times in f.forgotten. The order depends only on the file's

@@ -223,3 +223,41 @@ func TestSeparatorForgottenOutlier(t *testing.T) {
 		t.Errorf("the outlier's time again went to %d, want %d", got, far+1)
 	}
 }
+
+// TestRunReleasesFile: the EOF marker of a released file frees its
+// separator state; the marker and replayed lines yield no record.
+func TestRunReleasesFile(t *testing.T) {
+	ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{{Name: "r", Mode: Logfmt,
+		Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.SetRecycler(pipeline.NewRecycler(4))
+	a, b := pipeline.FileID{Ino: 1}, pipeline.FileID{Ino: 2}
+	in := make(chan pipeline.Line, 8)
+	out := make(chan pipeline.Record, 8)
+	for _, l := range []pipeline.Line{
+		{Origin: pipeline.Origin{File: a, Offset: 4}, Source: "s", Text: "v=1"},
+		{Origin: pipeline.Origin{File: b, Offset: 4}, Source: "s", Text: "v=2", Replay: true},
+		{Origin: pipeline.Origin{File: a, Offset: 4}, Source: "s", EOF: true},
+	} {
+		in <- l
+	}
+	close(in)
+	if err := ex.Run(t.Context(), in, out); err != nil {
+		t.Fatal(err)
+	}
+	var recs []pipeline.Record
+	for r := range out {
+		recs = append(recs, r)
+	}
+	if len(recs) != 1 || recs[0].File != a {
+		t.Errorf("records %+v, want only the first line's", recs)
+	}
+	if _, ok := ex.sep.files[a]; ok {
+		t.Error("the released file's state is kept")
+	}
+	if _, ok := ex.sep.files[b]; !ok {
+		t.Error("the replayed line left no state")
+	}
+}

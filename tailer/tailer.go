@@ -2,10 +2,10 @@
 // that a Config's globs match as they grow; Scan reads one finite input, a
 // file or standard input, for `logmetrics test`.
 //
-// Every Line carries the byte offset just past its newline, so that once
-// everything up to a line is delivered, its file's position can move there.
-// Positions, acknowledgements and rotation that loses nothing are the next
-// issue's work; the comments below say where each plugs in.
+// Every Line carries its file's identity and the byte offset just past its
+// newline, so that once everything up to a line is delivered, the file's
+// position moves there: Run commits acks to the positions file of the state
+// folder, and a restart resumes from it.
 package tailer
 
 import (
@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -38,7 +39,12 @@ type Tailer struct {
 
 	mu      sync.Mutex
 	running bool
-	files   map[string]*follower // every file followed since Run started, by path
+	live    map[inode]*follower // the files followed now
+	all     []*follower         // every file followed since Run started, for Stats
+	failed  []*follower         // files that could not be opened or placed
+	// released are the files read to their end after a rotation, so that
+	// one found again under its new name is not read twice.
+	released map[inode]released
 
 	// ignored holds matched paths that are not regular files, so each is
 	// logged once. Only Run's goroutine touches it.
@@ -78,11 +84,12 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 		}
 	}
 	t := &Tailer{
-		cfg:     cfg,
-		log:     log,
-		now:     time.Now,
-		files:   make(map[string]*follower),
-		ignored: make(map[string]bool),
+		cfg:      cfg,
+		log:      log,
+		now:      time.Now,
+		live:     make(map[inode]*follower),
+		released: make(map[inode]released),
+		ignored:  make(map[string]bool),
 	}
 	if cfg.StateDir != "" {
 		pos, err := openPositions(cfg.StateDir, time.Now)
@@ -121,9 +128,12 @@ func (t *Tailer) Close() {
 // A file that cannot be read is logged, shows its error in Stats and is not
 // retried until restart; the other files go on.
 //
+// Files are known by identity: a file renamed to a name the globs also
+// match is not read again, and one rotated away is read to its end and
+// released (see follower).
+//
 // Run returns only after every goroutine it started has stopped, so no
-// send can come after the close. (nxadm's per-file inotify goroutine ends
-// on its own just after: see follower.stop.) Call it once.
+// send can come after the close. Call it once.
 func (t *Tailer) Run(ctx context.Context, lines chan<- pipeline.Line, acks <-chan pipeline.Ack) error {
 	t.mu.Lock()
 	again := t.running
@@ -201,9 +211,8 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 // in config order: following it twice would duplicate its lines and give
 // one path two positions.
 //
-// One goroutine per file is fine for now; thousands of files will need a
-// bounded pool here. Deleted files stay followed (nxadm waits for them to
-// come back) until the next issue releases them.
+// One goroutine per file for now; thousands of files will need a bounded
+// pool here.
 func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, startup bool) {
 	for _, src := range t.cfg.Sources {
 		found := 0
@@ -217,12 +226,19 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 				continue
 			}
 			for _, path := range matches {
-				if excluded(src.Exclude, path) || t.known(src, path) {
+				if ctx.Err() != nil {
+					return // stopping: a file followed now would only be read in part
+				}
+				if excluded(src.Exclude, path) {
 					continue
+				}
+				fi, err := os.Stat(path)
+				if err != nil || t.known(src, path, fi) {
+					continue // gone since the glob matched it, or known
 				}
 				found++
 				t.log.Debug("following", "source", src.Name, "file", path)
-				t.follow(ctx, wg, lines, src, path, startup)
+				t.follow(ctx, wg, lines, src, path, fi, startup)
 			}
 		}
 		if startup {
@@ -249,66 +265,133 @@ func excluded(patterns []string, path string) bool {
 	return false
 }
 
-// known reports whether path is already followed or ignored, and warns once
-// when a second source matches a followed file.
-func (t *Tailer) known(src Source, path string) bool {
+// inode is a file's device and inode: what a path names right now.
+type inode struct{ dev, ino uint64 }
+
+func inodeOf(fi os.FileInfo) (inode, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return inode{}, false
+	}
+	return inode{uint64(st.Dev), uint64(st.Ino)}, true
+}
+
+// released is a file read to its end after a rotation and let go.
+type released struct {
+	id     pipeline.FileID
+	end    int64
+	warned bool // that it grew after
+}
+
+// known reports whether the file at path (statted as fi) is already
+// followed, under this name or another (a rotated file the glob also
+// matches), or was read to its end and released, or is ignored; it warns
+// once when a second source matches a followed file.
+func (t *Tailer) known(src Source, path string, fi os.FileInfo) bool {
 	if t.ignored[path] {
 		return true
 	}
-	t.mu.Lock()
-	f := t.files[path]
-	t.mu.Unlock()
-	if f == nil {
+	in, ok := inodeOf(fi)
+	if !ok {
 		return false
 	}
-	if f.source != src.Name && !f.warnedOverlap {
-		f.warnedOverlap = true
-		t.log.Warn("file matched by two sources, following it for the first only",
-			"file", path, "source", f.source, "also", src.Name)
+	t.mu.Lock()
+	f := t.live[in]
+	t.mu.Unlock()
+	if f != nil {
+		if f.source != src.Name && !f.warnedOverlap {
+			f.warnedOverlap = true
+			t.log.Warn("file matched by two sources, following it for the first only",
+				"file", path, "source", f.source, "also", src.Name)
+		}
+		return true
+	}
+	t.mu.Lock()
+	r, ok := t.released[in]
+	t.mu.Unlock()
+	if !ok {
+		return false
+	}
+	// The same inode may hold a new file by now: compare first bytes.
+	file, err := os.Open(path)
+	if err != nil {
+		return true // gone again
+	}
+	defer file.Close()
+	same, err := sameFile(file, r.id, position{Dev: r.id.Dev, Inode: r.id.Ino,
+		Fingerprint: fmt.Sprintf("%016x", r.id.Fingerprint), FingerprintBytes: r.id.FingerprintBytes})
+	if err != nil || !same {
+		t.mu.Lock()
+		delete(t.released, in)
+		t.mu.Unlock()
+		return err != nil
+	}
+	if fi.Size() > r.end && !r.warned {
+		r.warned = true
+		t.mu.Lock()
+		t.released[in] = r
+		t.mu.Unlock()
+		t.log.Error("a released file grew: its new lines are not read", "file", path, "released_at", r.end, "size", fi.Size(), "rotate_grace", rotateGrace)
 	}
 	return true
 }
 
 // follow starts following one newly matched file.
-func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, src Source, path string, startup bool) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		// Gone since the glob matched it; if it comes back, a later
-		// discovery finds it as a new file.
-		return
-	}
+func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, src Source, path string, fi os.FileInfo, startup bool) {
 	if !fi.Mode().IsRegular() {
-		// A FIFO or device would block nxadm's open, and with it shutdown.
+		// A FIFO or device would block the open, and with it shutdown.
 		t.ignored[path] = true
 		t.log.Warn("not a regular file, ignored", "source", src.Name, "file", path, "mode", fi.Mode().String())
 		return
 	}
-	f := &follower{
-		source:   src.Name,
-		path:     path,
-		limit:    t.cfg.MaxLineBytes,
-		log:      t.log.With("source", src.Name, "file", path),
-		now:      t.now,
-		statSize: fi.Size(),
-		statMod:  fi.ModTime(),
-	}
-	from, err := t.place(f, src, startup)
+	file, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return // gone, as above
+		return // gone since the glob matched it; a later discovery finds what comes
 	}
-	t.mu.Lock()
-	t.files[path] = f
-	t.mu.Unlock()
+	f := &follower{
+		source: src.Name,
+		path:   path,
+		file:   file,
+		limit:  t.cfg.MaxLineBytes,
+		log:    t.log.With("source", src.Name, "file", path),
+		now:    t.now,
+	}
+	f.sp.limit = f.limit
+	var from int64
 	if err == nil {
-		f.lastOff = from
-		err = f.start(from)
+		from, err = t.place(f, src, startup)
 	}
 	if err != nil {
+		if file != nil {
+			file.Close()
+		}
 		f.fail(err)
+		t.mu.Lock()
+		t.failed = append(t.failed, f)
+		t.mu.Unlock()
 		return
 	}
+	in := inode{f.id.Dev, f.id.Ino}
+	f.sp.reset(from)
+	f.lastOff = from
+	if t.pos != nil {
+		f.newID = func(id pipeline.FileID) { t.pos.start(f.path, id, 0) }
+	}
+	t.mu.Lock()
+	t.live[in] = f
+	t.all = append(t.all, f)
+	t.mu.Unlock()
 	t.log.Debug("following file", "source", src.Name, "file", path, "offset", from, "replay_until", f.replayUntil)
-	wg.Go(func() { f.run(ctx, lines) })
+	wg.Go(func() {
+		f.run(ctx, lines)
+		if ctx.Err() != nil || f.err.Load() != nil {
+			return // stopped or failed, not released: it stays known
+		}
+		t.mu.Lock()
+		delete(t.live, in)
+		t.released[in] = released{id: f.id, end: f.sp.end}
+		t.mu.Unlock()
+	})
 }
 
 // place identifies a newly matched file and returns where to start
@@ -316,21 +399,17 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 // to its committed offset are then replayed), else at the end of a file
 // found at startup of a StartAtEnd source, else at 0.
 func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
-	file, err := os.Open(f.path)
-	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", f.path, err)
-	}
-	defer file.Close()
-	if f.id, err = Identify(file); err != nil {
+	var err error
+	if f.id, err = Identify(f.file); err != nil {
 		return 0, err
 	}
 	if t.pos != nil {
-		saved, ok, err := t.pos.resume(file, f.path, f.id)
+		saved, ok, err := t.pos.resume(f.file, f.path, f.id)
 		if err != nil {
 			return 0, err
 		}
 		if ok {
-			if size, err := file.Seek(0, io.SeekEnd); err == nil && size < saved.Offset {
+			if size, err := f.file.Seek(0, io.SeekEnd); err == nil && size < saved.Offset {
 				// Truncated while the agent was down, and refilled
 				// with the same first bytes: its lines are new.
 				f.log.Warn("file shorter than its committed position: reading it from its start", "committed", saved.Offset, "size", size)
@@ -344,8 +423,8 @@ func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
 	}
 	var from int64
 	if startup && src.StartAt == StartAtEnd {
-		// Computed here, before Run goes on, rather than left to nxadm's
-		// own goroutine: whatever is appended from now on is read.
+		// Computed here, before Run goes on: whatever is appended from
+		// now on is read.
 		if from, err = endOffset(f.path, f.limit); err != nil {
 			return 0, err
 		}
@@ -374,8 +453,11 @@ type FileStats struct {
 // Stats returns the counts so far. It is safe to call while Run runs.
 func (t *Tailer) Stats() Stats {
 	t.mu.Lock()
-	s := Stats{Files: make([]FileStats, 0, len(t.files))}
-	for _, f := range t.files {
+	s := Stats{Files: make([]FileStats, 0, len(t.all)+len(t.failed))}
+	for _, f := range t.all {
+		s.Files = append(s.Files, f.stats())
+	}
+	for _, f := range t.failed {
 		s.Files = append(s.Files, f.stats())
 	}
 	t.mu.Unlock()

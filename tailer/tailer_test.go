@@ -15,7 +15,6 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/nxadm/tail/watch"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
@@ -183,26 +182,20 @@ func leftGoroutines() []string {
 	return left
 }
 
-var startTracker sync.Once
-
-// waitWatched waits until nxadm has read path to its end and watches it for
-// appends. nxadm v1.4.11 reads to the end before it adds its inotify watch,
-// so an append in between is noticed only at the next write (the next
-// issue's work); tests append only after this to stay deterministic.
-// nxadm's watch.Events is non-nil once that watch is in place.
-func waitWatched(t *testing.T, path string) {
-	t.Helper()
-	// Events needs nxadm's tracker, which the first watch starts.
-	startTracker.Do(func() {
-		dir := t.TempDir()
-		if err := watch.Watch(dir); err != nil {
-			t.Fatalf("start nxadm's tracker: %v", err)
+// waitRead waits until the follower of path has read it to its end, so
+// that what a test appends next is an append to a followed file.
+func (r *run) waitRead(path string) {
+	r.t.Helper()
+	waitFor(r.t, "the follower to read "+path+" to its end", func() bool {
+		r.tl.mu.Lock()
+		defer r.tl.mu.Unlock()
+		for _, f := range r.tl.live {
+			if f.path == path && f.idle.Load() {
+				return true
+			}
 		}
-		if err := watch.RemoveWatch(dir); err != nil {
-			t.Fatalf("start nxadm's tracker: %v", err)
-		}
+		return false
 	})
-	waitFor(t, "nxadm to watch "+path, func() bool { return watch.Events(path) != nil })
 }
 
 func write(t *testing.T, path, s string) {
@@ -272,7 +265,7 @@ func TestRunFromBeginning(t *testing.T) {
 	}, r.recv(3))
 
 	// "cc" is held until its line ends.
-	waitWatched(t, path)
+	r.waitRead(path)
 	appendTo(t, path, "c\r\nd\n")
 	mod = mtime(t, path)
 	diffLines(t, []pipeline.Line{
@@ -288,7 +281,7 @@ func TestRunFromEnd(t *testing.T) {
 
 	// The line being written at startup is read whole; those before it
 	// are skipped.
-	waitWatched(t, path)
+	r.waitRead(path)
 	appendTo(t, path, "f\nnew\n")
 	mod := mtime(t, path)
 	diffLines(t, []pipeline.Line{
@@ -332,7 +325,7 @@ func TestRunNewFile(t *testing.T) {
 		followed(fresh, 4, "2", mod),
 	}, r.recv(2))
 
-	waitWatched(t, old)
+	r.waitRead(old)
 	appendTo(t, old, "3\n")
 	diffLines(t, []pipeline.Line{followed(old, 10, "3", mtime(t, old))}, r.recv(1))
 }
@@ -397,14 +390,14 @@ func TestRunNoLeak(t *testing.T) {
 	// A first run starts nxadm's process-wide tracker, which stays.
 	warm := startRun(t, Config{Sources: []Source{source(paths[0])}})
 	warm.recv(1)
-	waitWatched(t, paths[0])
+	warm.waitRead(paths[0])
 	warm.stop()
 	before := runtime.NumGoroutine()
 
 	r := startRun(t, Config{Sources: []Source{source(filepath.Join(dir, "*.log"))}})
 	r.recv(3)
 	for _, p := range paths {
-		waitWatched(t, p)
+		r.waitRead(p)
 	}
 	r.stop()
 	waitFor(t, "goroutines back to the count before Run", func() bool { return runtime.NumGoroutine() <= before })
@@ -418,11 +411,11 @@ func TestRunSamePathAgain(t *testing.T) {
 	write(t, path, "1\n")
 	first := startRun(t, Config{Sources: []Source{source(path)}})
 	first.recv(1)
-	waitWatched(t, path)
+	first.waitRead(path)
 	first.stop()
 
 	second := startRun(t, Config{Sources: []Source{{Name: "app", Paths: []string{path}}}})
-	waitWatched(t, path)
+	second.waitRead(path)
 	appendTo(t, path, "2\n")
 	diffLines(t, []pipeline.Line{followed(path, 4, "2", mtime(t, path))}, second.recv(1))
 }

@@ -52,6 +52,10 @@ type Line struct {
 	// extraction's state (the collision separator's): it was delivered
 	// before, so it yields no record.
 	Replay bool
+	// EOF marks no line but the end of a file that was rotated away and
+	// read to its end: no line of it follows, so extraction frees what it
+	// keeps for the file. It yields no record.
+	EOF bool
 }
 
 // Tag is one tag of a point. Values are never empty.

@@ -1,0 +1,267 @@
+//go:build unix
+
+package tailer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// fastRotation shortens the follower's timing for a test.
+func fastRotation(t *testing.T) {
+	ri, rg := readInterval, rotateGrace
+	readInterval, rotateGrace = 5*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { readInterval, rotateGrace = ri, rg })
+}
+
+// texts are the texts of lines that are not EOF markers.
+func texts(lines []pipeline.Line) []string {
+	var out []string
+	for _, l := range lines {
+		if !l.EOF {
+			out = append(out, l.Text)
+		}
+	}
+	return out
+}
+
+// numbered returns "prefix0\n" ... for lines [from, to).
+func numbered(prefix string, from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "%s%d\n", prefix, i)
+	}
+	return b.String()
+}
+
+func want(prefix string, from, to int) []string {
+	return strings.Split(strings.TrimSuffix(numbered(prefix, from, to), "\n"), "\n")
+}
+
+// recvUntilEOF receives lines until the EOF marker of a released file, and
+// returns them with the marker last.
+func (r *run) recvUntilEOF() []pipeline.Line {
+	r.t.Helper()
+	var got []pipeline.Line
+	for {
+		l := r.recv(1)[0]
+		got = append(got, l)
+		if l.EOF {
+			return got
+		}
+	}
+}
+
+// TestRotateRenameCreate: logrotate's default. What the application writes
+// to the renamed file before it reopens its log (later, here) is read to
+// the end, then the file is released; the new file is read from 0.
+func TestRotateRenameCreate(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, numbered("a", 0, 3))
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	if diff := cmp.Diff(want("a", 0, 3), texts(r.recv(3))); diff != "" {
+		t.Fatalf("before rotation (-want +got):\n%s", diff)
+	}
+	app, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	// The application still writes to the old file for a while.
+	for i := 3; i < 6; i++ {
+		if _, err := app.WriteString(numbered("a", i, i+1)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	app.Close()
+	old := r.recvUntilEOF()
+	if diff := cmp.Diff(want("a", 3, 6), texts(old)); diff != "" {
+		t.Errorf("old file after the rename (-want +got):\n%s", diff)
+	}
+	write(t, path, numbered("b", 0, 2))
+	r.poll()
+	got := r.recv(2)
+	if diff := cmp.Diff(want("b", 0, 2), texts(got)); diff != "" {
+		t.Errorf("new file (-want +got):\n%s", diff)
+	}
+	if got[0].File == old[0].File {
+		t.Error("the new file has the old file's identity")
+	}
+}
+
+// TestRotateDelete: a deleted file is read to its end through the open
+// descriptor, then released; one created again under its name is new.
+func TestRotateDelete(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, numbered("a", 0, 2))
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	r.recv(2)
+	app, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.WriteString(numbered("a", 2, 4)); err != nil { // the last write
+		t.Fatal(err)
+	}
+	app.Close()
+	if diff := cmp.Diff(want("a", 2, 4), texts(r.recvUntilEOF())); diff != "" {
+		t.Errorf("deleted file (-want +got):\n%s", diff)
+	}
+	write(t, path, numbered("b", 0, 1))
+	r.poll()
+	if diff := cmp.Diff(want("b", 0, 1), texts(r.recv(1))); diff != "" {
+		t.Errorf("recreated file (-want +got):\n%s", diff)
+	}
+	waitFor(t, "the deleted file's descriptor to close", func() bool { return !openFileNamed(t, path+" (deleted)") })
+}
+
+// openFileNamed reports whether this process has a descriptor open on a
+// file whose /proc link reads name.
+func openFileNamed(t *testing.T, name string) bool {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == name {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRotateNameTheGlobMatches: dateext rotation to a name the glob also
+// matches. The renamed file is known by its identity, not read again as a
+// new file, and is released once read; the new file is read from 0.
+func TestRotateNameTheGlobMatches(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, numbered("a", 0, 5))
+	r := startRun(t, Config{Sources: []Source{source(filepath.Join(dir, "app.log*"))}})
+	r.recv(5)
+	if err := os.Rename(path, path+"-20250310"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, numbered("b", 0, 2))
+	var got []pipeline.Line
+	for range 3 { // discoveries while the old file is read out and after
+		r.poll()
+		time.Sleep(2 * rotateGrace)
+	}
+	got = append(got, r.recv(3)...) // the new file's 2 lines and the old one's EOF
+	slices.SortFunc(got, func(a, b pipeline.Line) int { return strings.Compare(a.Text, b.Text) })
+	if diff := cmp.Diff(want("b", 0, 2), texts(got)); diff != "" {
+		t.Errorf("after rotation (-want +got):\n%s", diff)
+	}
+	if extra := r.stop(); len(extra) > 0 {
+		t.Errorf("lines read twice: %+v", texts(extra))
+	}
+}
+
+// TestRotateCopyTruncate: the file is copied and truncated in place, also
+// again and again; reading restarts at 0 of the new content, as a new
+// identity, and no line is read twice.
+func TestRotateCopyTruncate(t *testing.T) {
+	fastRotation(t)
+	path := filepath.Join(t.TempDir(), "app.log")
+	write(t, path, numbered("a", 0, 3))
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	first := r.recv(3)
+	for round, prefix := range []string{"b", "c", "d"} {
+		r.waitRead(path)
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		r.waitTruncated(path)
+		appendTo(t, path, numbered(prefix, 0, 2))
+		got := r.recv(2)
+		if diff := cmp.Diff(want(prefix, 0, 2), texts(got)); diff != "" {
+			t.Errorf("round %d (-want +got):\n%s", round, diff)
+		}
+		if got[0].File == first[0].File || got[1].Offset != int64(len(numbered(prefix, 0, 2))) {
+			t.Errorf("round %d: identity %+v offset %d", round, got[0].File, got[1].Offset)
+		}
+	}
+}
+
+// waitTruncated waits until the follower of path has seen it truncated.
+func (r *run) waitTruncated(path string) {
+	r.t.Helper()
+	waitFor(r.t, "the follower to see "+path+" truncated", func() bool {
+		r.tl.mu.Lock()
+		defer r.tl.mu.Unlock()
+		for _, f := range r.tl.live {
+			if f.path == path && f.truncations.Load() > 0 {
+				f.truncations.Add(-1)
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestRotateTruncateRefill: the file is truncated and refilled past the
+// read offset before the follower looks (the review's lost-lines case): the
+// new content is read from 0, whole lines only, none lost.
+func TestRotateTruncateRefill(t *testing.T) {
+	fastRotation(t)
+	path := filepath.Join(t.TempDir(), "app.log")
+	write(t, path, numbered("a", 0, 3))
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	r.recv(3)
+	r.waitRead(path)
+	// One write: the new file is already longer than the read offset.
+	write(t, path, numbered("new-line-", 0, 5))
+	if diff := cmp.Diff(want("new-line-", 0, 5), texts(r.recv(5))); diff != "" {
+		t.Errorf("refilled file (-want +got):\n%s", diff)
+	}
+}
+
+// TestSplitterBoundsMemory: a line without end, fed a MiB at a time, holds
+// at most limit+2 bytes, and the line after it is read whole.
+func TestSplitterBoundsMemory(t *testing.T) {
+	sp := splitter{limit: 1000}
+	chunk := []byte(strings.Repeat("x", 1<<20))
+	var got []line
+	emit := func(l line) error {
+		l.text = slices.Clone(l.text)
+		got = append(got, l)
+		return nil
+	}
+	for range 10 {
+		if err := sp.feed(chunk, emit); err != nil {
+			t.Fatal(err)
+		}
+		if cap(sp.part) > 2*1002 { // append may round up
+			t.Fatalf("holds %d bytes of an unfinished line", cap(sp.part))
+		}
+	}
+	if err := sp.feed([]byte("\nok\n"), emit); err != nil {
+		t.Fatal(err)
+	}
+	want := []line{{end: 10<<20 + 1, tooLong: true}, {text: []byte("ok"), end: 10<<20 + 4}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(line{})); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}

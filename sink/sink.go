@@ -451,7 +451,9 @@ func (s *Sink) add(rec pipeline.Record) {
 	}
 	s.recycle.Put(rec.Points) // encoded: the points are no longer needed
 	for i := s.acked; i < len(s.origins); i++ {
-		if s.origins[i].Path == rec.Path {
+		// One file is one identity; after a rotation, the file now at a
+		// path is another one, with its own position.
+		if s.origins[i].File == rec.File && s.origins[i].Path == rec.Path {
 			s.origins[i] = rec.Origin
 			return
 		}

@@ -829,6 +829,18 @@ func TestRunAcks(t *testing.T) {
 			want: []pipeline.Ack{ack("a", 2), ack("b", 6), ack("c", 9)},
 		},
 		{
+			name: "a file rotated away and the new one at its path ack apart",
+			recs: func() []pipeline.Record {
+				old, cur := record("a", 7, point("x", 1)), record("a", 3, point("x", 2))
+				old.File.Ino, cur.File.Ino = 1, 2
+				return []pipeline.Record{old, cur}
+			}(),
+			want: []pipeline.Ack{
+				{Origin: pipeline.Origin{Path: "a", Offset: 7, File: pipeline.FileID{Ino: 1}}},
+				{Origin: pipeline.Origin{Path: "a", Offset: 3, File: pipeline.FileID{Ino: 2}}},
+			},
+		},
+		{
 			name: "the last record of a file wins even at a lower offset (file replaced)",
 			recs: []pipeline.Record{record("a", 500, point("x", 1)), record("a", 20, point("x", 2))},
 			want: []pipeline.Ack{ack("a", 20)},

@@ -27,9 +27,16 @@ import (
 //   - Truncation (copytruncate, "> file"), also when the file was refilled
 //     past the read offset before a poll saw it: the size is below the read
 //     offset, or the last bytes read before it (read again with each read)
-//     are no longer there. The content is new: reading starts again at 0,
-//     as a new file identity, and nothing of it is passed on from the old
+//     are no longer there. What was not read yet may still be in a copy
+//     (copytruncate while the agent is behind): a sibling that starts as
+//     the file did (see copyOf) is read from the read offset to its end
+//     first, as the old identity; without one the bytes lost are logged
+//     and counted. The old identity is then released, and the new content
+//     read from 0 as a new identity, nothing of it passed on from the old
 //     offset.
+//   - A file found at startup under a rotated name (rotated) is released
+//     like a renamed one; a copy or a compressed file (finite) is read
+//     once to its end and released.
 //
 // A line is passed on only once its "\n" is there, and never more than
 // limit+2 bytes of a line are held.
@@ -45,17 +52,43 @@ type follower struct {
 	// Lines ending at or before replayUntil were delivered before a
 	// restart: they are read again only to rebuild extraction's state.
 	replayUntil int64
-	// newID is called when truncation makes the file a new identity; it
-	// records it with the positions.
-	newID func(pipeline.FileID)
+	// pos records new identities, finer fingerprints and releases; nil
+	// without a state folder.
+	pos *positions
+	// tl and globs are where a copy of the file is looked for when it is
+	// truncated; a nil tl looks for none.
+	tl    *Tailer
+	globs []string
+	// rotated marks a file found at startup under a rotated name: it is
+	// released once read to its end and quiet, whatever its path names.
+	rotated bool
+	// finite marks a copy or compressed file, read once to its end, its
+	// content decompressed as packed says.
+	finite bool
+	packed compression
+	// self is the identity of the open file itself: id, except for a
+	// finite file, whose id is the identity of the file it is the rest
+	// of. end is where a released self ends.
+	self pipeline.FileID
+	// print is the fingerprint saved for id, finer than id's once the
+	// file has grown past it. Read by discovery.
+	print atomic.Pointer[position]
+	// copyPath is the copy being read for the truncated file, if any:
+	// the lines read from it name it.
+	copyPath string
 
 	// Written by run, read by Stats.
 	lines, tooLong atomic.Int64
 	err            atomic.Pointer[error]
 	// idle is set while the file is read to its end (for tests).
 	idle atomic.Bool
-	// truncations counts the times the file was found truncated.
-	truncations atomic.Int64
+	// truncations counts the times the file was found truncated; lost
+	// the bytes known to be lost to them, unread and without a copy.
+	truncations, lost atomic.Int64
+	// sizeSeen is the largest size a stat found since the last
+	// truncation: what a truncation without a copy loses is at least
+	// sizeSeen minus the offset read to.
+	sizeSeen int64
 
 	// The last stat of the file, used and refreshed by run only: see modTime.
 	statSize int64
@@ -95,14 +128,17 @@ const tailBytes = 64
 // Line with EOF set.
 func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 	defer f.file.Close()
+	if f.finite {
+		f.runFinite(ctx, lines)
+		return
+	}
 	buf := make([]byte, scanBufSize)
 	wait := time.NewTimer(0)
 	defer wait.Stop()
 	for {
 		grew, err := f.read(ctx, buf, lines)
 		if errors.Is(err, errRewritten) {
-			f.restart()
-			continue
+			err = f.truncated(ctx, lines)
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -116,13 +152,12 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 		}
 		switch f.check() {
 		case fileTruncated:
-			f.restart()
+			if f.truncated(ctx, lines) != nil {
+				return
+			}
 			continue
 		case fileReleased:
-			select {
-			case lines <- pipeline.Line{Origin: pipeline.Origin{Path: f.path, Offset: f.sp.end, File: f.id}, Source: f.source, EOF: true}:
-			case <-ctx.Done():
-			}
+			f.release(ctx, lines)
 			return
 		}
 		wait.Reset(readInterval)
@@ -153,7 +188,23 @@ func (f *follower) read(ctx context.Context, buf []byte, lines chan<- pipeline.L
 	if len(data) == 0 {
 		return false, nil
 	}
-	err = f.sp.feed(data, func(l line) error {
+	if n == len(buf) {
+		// A backlog: know how far it goes, for what a truncation would
+		// lose (one stat per buffer read).
+		f.noteSize()
+	}
+	err = f.sp.feed(data, f.emitter(ctx, lines))
+	f.keepTail(data)
+	if print := f.print.Load(); print != nil && print.FingerprintBytes < fingerprintBytes && f.sp.pos > print.FingerprintBytes {
+		f.refine()
+	}
+	return true, err
+}
+
+// emitter returns the splitter's emit for this file: it counts each line
+// and sends the ones not too long.
+func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func(line) error {
+	return func(l line) error {
 		f.lines.Add(1)
 		if l.tooLong {
 			// Log a sample: the 1st, 2nd, 4th, 8th... dropped line.
@@ -168,9 +219,157 @@ func (f *follower) read(ctx context.Context, buf []byte, lines chan<- pipeline.L
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	})
-	f.keepTail(data)
-	return true, err
+	}
+}
+
+// noteSize notes the file's size for sizeSeen.
+func (f *follower) noteSize() {
+	if fi, err := f.file.Stat(); err == nil {
+		f.sizeSeen = max(f.sizeSeen, fi.Size())
+	}
+}
+
+// refine makes the saved fingerprint cover what the file now has of its
+// first fingerprintBytes, read and checked: a file identified while empty
+// or short would otherwise be told, after a restart, by too few bytes.
+// The identity in Lines stays the one the file was opened with.
+func (f *follower) refine() {
+	fp, n, err := fingerprint(f.file, min(f.sp.pos, fingerprintBytes))
+	if err != nil || n <= f.print.Load().FingerprintBytes {
+		return
+	}
+	p := positionOf(f.id)
+	p.Fingerprint, p.FingerprintBytes = hexFingerprint(fp), n
+	f.print.Store(&p)
+	f.pos.refine(f.id, fp, n)
+}
+
+// readStream reads r, the file's content from its start (decompressed,
+// or a copy's), from the read offset to its end and sends its complete
+// lines. The bytes last read before the read offset must be there as they
+// were (errRewritten), and r must reach the read offset (errShort):
+// otherwise it is not the rest of this file.
+func (f *follower) readStream(ctx context.Context, r io.Reader, lines chan<- pipeline.Line) error {
+	k := len(f.seenTail)
+	if _, err := io.CopyN(io.Discard, r, f.sp.pos-int64(k)); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errShort
+		}
+		return err
+	}
+	buf := make([]byte, scanBufSize)
+	if _, err := io.ReadFull(r, buf[:k]); err != nil || !bytes.Equal(buf[:k], f.seenTail) {
+		return errRewritten
+	}
+	emit := f.emitter(ctx, lines)
+	for {
+		n, err := r.Read(buf)
+		if ferr := f.sp.feed(buf[:n], emit); ferr != nil {
+			return ferr
+		}
+		f.keepTail(buf[:n])
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// errShort is readStream's word for content that ends before the read
+// offset.
+var errShort = errors.New("ends before the read offset")
+
+// runFinite reads a copy or compressed file from the read offset to its
+// end, then releases it.
+func (f *follower) runFinite(ctx context.Context, lines chan<- pipeline.Line) {
+	r, err := decompress(f.file, f.packed)
+	if err == nil {
+		defer r.Close()
+		err = f.readStream(ctx, r, lines)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			f.fail(fmt.Errorf("read %s from offset %d: %w", f.path, f.sp.pos, err))
+		}
+		return
+	}
+	f.release(ctx, lines)
+}
+
+// release lets the file go, read to its end: it records the end with the
+// positions and sends the EOF Line that makes extract free its state.
+func (f *follower) release(ctx context.Context, lines chan<- pipeline.Line) {
+	if f.sp.pos != f.sp.end {
+		f.log.Warn("released with an unfinished last line, not passed on", "bytes", f.sp.pos-f.sp.end)
+	}
+	f.log.Info("file released", "offset", f.sp.end)
+	f.pos.release(f.id, f.sp.end)
+	select {
+	case lines <- pipeline.Line{Origin: pipeline.Origin{Path: f.linePath(), Offset: f.sp.end, File: f.id}, Source: f.source, EOF: true}:
+	case <-ctx.Done():
+	}
+}
+
+// truncated handles a truncation found by read or check: the rest of the
+// old content from its copy, if there is one, then the old identity
+// released, then the new content from 0. It returns an error only when
+// ctx is done.
+func (f *follower) truncated(ctx context.Context, lines chan<- pipeline.Line) error {
+	f.truncations.Add(1)
+	f.noteSize()
+	known := max(f.sizeSeen, f.sp.pos)
+	if c, ok := f.copyOf(); ok {
+		from := f.sp.pos
+		err := f.readCopy(ctx, c, lines)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil {
+			f.log.Info("file truncated: read the rest of it from its copy", "copy", c.path, "from", from, "to", f.sp.pos)
+			known = f.sp.pos
+		} else {
+			f.log.Warn("file truncated: its copy does not hold its rest", "copy", c.path, "err", err)
+		}
+	}
+	// An unfinished last line held by the splitter is lost with the rest.
+	if lost := known - f.sp.end; lost > 0 {
+		f.lost.Add(lost)
+		f.log.Warn("file truncated before it was read to its end and no copy holds the rest: bytes lost",
+			"lost_bytes", lost, "offset", f.sp.end, "size_seen", known)
+	}
+	f.release(ctx, lines)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	f.restart()
+	return nil
+}
+
+// readCopy reads the rest of the truncated file from c, its copy, as the
+// file's old identity; then c counts as released, so that discovery does
+// not read it again.
+func (f *follower) readCopy(ctx context.Context, c candidate, lines chan<- pipeline.Line) error {
+	file, err := os.Open(c.path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	r, err := decompress(file, c.packed)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f.copyPath = c.path
+	defer func() { f.copyPath = "" }()
+	if err := f.readStream(ctx, r, lines); err != nil {
+		return err
+	}
+	if id, err := Identify(file); err == nil {
+		f.tl.drained(c.in, id, c.fi.Size())
+	}
+	return nil
 }
 
 // errRewritten is read's word for a file rewritten under the read offset.
@@ -210,12 +409,13 @@ func (f *follower) check() fileState {
 	}
 	changed := size != f.seenSize
 	f.seenSize = size
+	f.sizeSeen = max(f.sizeSeen, size)
 	at, err := os.Stat(f.path)
-	if err == nil && os.SameFile(fi, at) {
+	if !f.rotated && err == nil && os.SameFile(fi, at) {
 		f.moved = time.Time{}
 		return fileSame
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if !f.rotated && err != nil && !errors.Is(err, os.ErrNotExist) {
 		// Neither here nor known gone (a permission changed, say):
 		// keep reading the descriptor.
 		f.log.Warn("stat failed", "err", err)
@@ -232,30 +432,33 @@ func (f *follower) check() fileState {
 	if now.Sub(f.moved) < rotateGrace {
 		return fileSame
 	}
-	if f.sp.pos != f.sp.end {
-		f.log.Warn("released with an unfinished last line, not passed on", "bytes", f.sp.pos-f.sp.end)
-	}
-	f.log.Info("file released", "offset", f.sp.end)
 	return fileReleased
 }
 
 // restart reads the truncated file again from 0, as the new file it is.
 func (f *follower) restart() {
-	f.truncations.Add(1)
 	f.log.Info("file truncated: reading it from its start", "offset", f.sp.pos)
-	if f.sp.pos != f.sp.end {
-		f.log.Warn("unfinished last line lost to truncation", "bytes", f.sp.pos-f.sp.end)
-	}
 	f.sp.reset(0)
-	f.seenTail, f.seenSize, f.replayUntil, f.lastOff = f.seenTail[:0], 0, 0, 0
+	f.seenTail, f.seenSize, f.sizeSeen, f.replayUntil, f.lastOff = f.seenTail[:0], 0, 0, 0, 0
+	old := f.id
 	if id, err := Identify(f.file); err == nil {
 		f.id = id
 	} else {
-		f.id.Fingerprint++ // still a new identity downstream
 		f.log.Warn("identify truncated file", "err", err)
 	}
-	if f.newID != nil {
-		f.newID(f.id)
+	f.self = f.id
+	p := positionOf(f.id)
+	f.print.Store(&p)
+	again := f.id == old
+	if again {
+		// Emptied again ("> file" twice), or refilled alike: still a
+		// new identity downstream, or a late ack of the old content
+		// would move the new content's position.
+		f.id.Fingerprint++
+	}
+	f.pos.start(f.path, f.id, 0)
+	if again {
+		f.pos.refine(f.id, f.self.Fingerprint, f.self.FingerprintBytes) // saved as the file's own
 	}
 }
 
@@ -269,13 +472,22 @@ func (f *follower) fail(err error) {
 // line turns a complete line into a Line.
 func (f *follower) line(l line) pipeline.Line {
 	return pipeline.Line{
-		Origin:  pipeline.Origin{Path: f.path, Offset: l.end, File: f.id},
+		Origin:  pipeline.Origin{Path: f.linePath(), Offset: l.end, File: f.id},
 		Source:  f.source,
 		Text:    string(l.text),
 		ReadAt:  f.now(),
 		ModTime: f.modTime(l.end),
 		Replay:  l.end <= f.replayUntil,
 	}
+}
+
+// linePath is where the bytes being read are: the file's path, or its
+// copy's.
+func (f *follower) linePath() string {
+	if f.copyPath != "" {
+		return f.copyPath
+	}
+	return f.path
 }
 
 // modTime returns the file's modification time for the line ending at off.
@@ -304,6 +516,7 @@ func (f *follower) stats() FileStats {
 		Source: f.source,
 		Path:   f.path,
 		Counts: Counts{Lines: f.lines.Load(), TooLong: f.tooLong.Load()},
+		LostToTruncation: f.lost.Load(),
 	}
 	if err := f.err.Load(); err != nil {
 		s.Err = *err

@@ -45,11 +45,28 @@ func fingerprint(f *os.File, n int64) (uint64, int64, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, 0, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
+	return fnv1a(buf[:got]), int64(got), nil
+}
+
+// fnv1a is the FNV-1a hash of b.
+func fnv1a(b []byte) uint64 {
 	h := uint64(14695981039346656037)
-	for _, b := range buf[:got] {
-		h = (h ^ uint64(b)) * 1099511628211
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
 	}
-	return h, int64(got), nil
+	return h
+}
+
+// hexFingerprint is a fingerprint as the positions file writes it.
+func hexFingerprint(fp uint64) string { return fmt.Sprintf("%016x", fp) }
+
+// startsWith reports whether head, the first bytes of some file's content,
+// begins with the bytes a saved fingerprint was made of. A fingerprint of
+// no bytes is no evidence, so it matches nothing: only the device and
+// inode can tell that file.
+func startsWith(head []byte, saved position) bool {
+	n := saved.FingerprintBytes
+	return n > 0 && int64(len(head)) >= n && hexFingerprint(fnv1a(head[:n])) == saved.Fingerprint
 }
 
 // sameFile reports whether f is the file a saved position describes: the
@@ -63,5 +80,5 @@ func sameFile(f *os.File, id pipeline.FileID, saved position) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return n == saved.FingerprintBytes && fmt.Sprintf("%016x", fp) == saved.Fingerprint, nil
+	return n == saved.FingerprintBytes && hexFingerprint(fp) == saved.Fingerprint, nil
 }

@@ -43,8 +43,16 @@ type position struct {
 	// followed (0, or its end for start_at = "end"). A restart reads again
 	// from there to Offset, without delivering, so that the collision
 	// separator has the state it had.
-	ReplayFrom int64     `json:"replay_from"`
-	Updated    time.Time `json:"updated"`
+	ReplayFrom int64 `json:"replay_from"`
+	// End, when not 0, is where the file ended when it was released after
+	// a rotation: once Offset is there too, nothing of it is left to read.
+	End     int64     `json:"end,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// positionOf is the saved form of a file's identity.
+func positionOf(id pipeline.FileID) position {
+	return position{Dev: id.Dev, Inode: id.Ino, Fingerprint: hexFingerprint(id.Fingerprint), FingerprintBytes: id.FingerprintBytes}
 }
 
 // positionsDoc is the positions file.
@@ -69,6 +77,8 @@ type positions struct {
 	live  map[pipeline.FileID]*position
 	saved []position
 	dirty bool
+	// loaded are the paths of the positions file as loaded.
+	loaded map[string]bool
 }
 
 // openPositions locks dir and loads its positions file, if there is one. A
@@ -96,7 +106,7 @@ func openPositions(dir string, now func() time.Time) (*positions, error) {
 	if err := lock.Truncate(0); err == nil {
 		_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	p := &positions{dir: dir, lock: lock, now: now, live: map[pipeline.FileID]*position{}}
+	p := &positions{dir: dir, lock: lock, now: now, live: map[pipeline.FileID]*position{}, loaded: map[string]bool{}}
 	path := filepath.Join(dir, positionsName)
 	data, err := os.ReadFile(path)
 	switch {
@@ -124,6 +134,9 @@ func openPositions(dir string, now func() time.Time) (*positions, error) {
 		}
 	}
 	p.saved = doc.Files
+	for _, pos := range doc.Files {
+		p.loaded[pos.Path] = true
+	}
 	return p, nil
 }
 
@@ -131,35 +144,93 @@ func openPositions(dir string, now func() time.Time) (*positions, error) {
 // identity id) and makes it live. ok is false when there is none: the file
 // is new to the agent.
 func (p *positions) resume(f *os.File, path string, id pipeline.FileID) (pos position, ok bool, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, s := range p.saved {
+	for _, s := range p.unmatched() {
 		same, err := sameFile(f, id, s)
 		if err != nil {
 			return position{}, false, err
 		}
-		if !same {
-			continue
+		if same && p.claim(s, path, id) {
+			return s, true, nil
 		}
-		p.saved = slices.Delete(p.saved, i, i+1)
-		s.Path = path
-		// The file may have grown: its fingerprint now covers more.
-		s.Fingerprint, s.FingerprintBytes = fmt.Sprintf("%016x", id.Fingerprint), id.FingerprintBytes
-		p.live[id] = &s
-		p.dirty = true
-		return s, true, nil
 	}
 	return position{}, false, nil
 }
 
+// unmatched returns the saved positions that no file has claimed yet.
+func (p *positions) unmatched() []position {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.saved)
+}
+
+// claim makes the saved position s live for the file now at path with
+// identity id, which is the file s describes. It reports false when
+// another file claimed s first.
+func (p *positions) claim(s position, path string, id pipeline.FileID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := slices.Index(p.saved, s)
+	if i < 0 {
+		return false
+	}
+	p.saved = slices.Delete(p.saved, i, i+1)
+	s.Path = path
+	// The file may have grown: its fingerprint now covers more.
+	s.Fingerprint, s.FingerprintBytes = hexFingerprint(id.Fingerprint), id.FingerprintBytes
+	p.live[id] = &s
+	p.dirty = true
+	return true
+}
+
+// replaced reports whether path was where a file of the positions file was
+// last seen: a file found there now that is not that one took its place
+// while the agent was down, so all its lines are new.
+func (p *positions) replaced(path string) bool {
+	return p.loaded[path]
+}
+
+// refine makes the saved fingerprint of a live file cover its first n
+// bytes, now that it has grown past the few it had when identified (an
+// empty file, say): a fingerprint of few bytes would match a file
+// created later on the same inode.
+func (p *positions) refine(id pipeline.FileID, fp uint64, n int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pos := p.live[id]; pos != nil && n >= pos.FingerprintBytes {
+		pos.Fingerprint, pos.FingerprintBytes = hexFingerprint(fp), n
+		p.dirty = true
+	}
+}
+
+// release records that a live file was rotated away and read to end:
+// once its offset is committed there, a restart has nothing of it to
+// look for.
+func (p *positions) release(id pipeline.FileID, end int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pos := p.live[id]; pos != nil {
+		pos.End = end
+		p.dirty = true
+	}
+}
+
 // start makes a live position for a file new to the agent, read from
-// offset from.
+// offset from. A nil p does nothing, so do refine and release.
 func (p *positions) start(path string, id pipeline.FileID, from int64) {
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live[id] = &position{
 		Path: path, Dev: id.Dev, Inode: id.Ino,
-		Fingerprint: fmt.Sprintf("%016x", id.Fingerprint), FingerprintBytes: id.FingerprintBytes,
+		Fingerprint: hexFingerprint(id.Fingerprint), FingerprintBytes: id.FingerprintBytes,
 		Offset: from, ReplayFrom: from, Updated: p.now(),
 	}
 	p.dirty = true

@@ -187,21 +187,26 @@ func TestRotateCopyTruncate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	write(t, path, numbered("a", 0, 3))
 	r := startRun(t, Config{Sources: []Source{source(path)}})
-	first := r.recv(3)
+	prev := r.recv(3)[0].File
 	for round, prefix := range []string{"b", "c", "d"} {
 		r.waitRead(path)
 		if err := os.Truncate(path, 0); err != nil {
 			t.Fatal(err)
 		}
 		r.waitTruncated(path)
+		// The old identity is released, so extract frees its state.
+		if eof := r.recv(1)[0]; !eof.EOF || eof.File != prev {
+			t.Errorf("round %d: %+v, want the EOF of %+v", round, eof, prev)
+		}
 		appendTo(t, path, numbered(prefix, 0, 2))
 		got := r.recv(2)
 		if diff := cmp.Diff(want(prefix, 0, 2), texts(got)); diff != "" {
 			t.Errorf("round %d (-want +got):\n%s", round, diff)
 		}
-		if got[0].File == first[0].File || got[1].Offset != int64(len(numbered(prefix, 0, 2))) {
+		if got[0].File == prev || got[1].Offset != int64(len(numbered(prefix, 0, 2))) {
 			t.Errorf("round %d: identity %+v offset %d", round, got[0].File, got[1].Offset)
 		}
+		prev = got[0].File
 	}
 }
 
@@ -233,7 +238,7 @@ func TestRotateTruncateRefill(t *testing.T) {
 	r.waitRead(path)
 	// One write: the new file is already longer than the read offset.
 	write(t, path, numbered("new-line-", 0, 5))
-	if diff := cmp.Diff(want("new-line-", 0, 5), texts(r.recv(5))); diff != "" {
+	if diff := cmp.Diff(want("new-line-", 0, 5), texts(r.recv(6))); diff != "" { // and the old one's EOF
 		t.Errorf("refilled file (-want +got):\n%s", diff)
 	}
 }

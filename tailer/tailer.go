@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,9 @@ type Tailer struct {
 	// released are the files read to their end after a rotation, so that
 	// one found again under its new name is not read twice.
 	released map[inode]released
+	// copies are the files found to be copies of followed files
+	// (copyOfLive), so each is logged once.
+	copies map[inode]bool
 
 	// ignored holds matched paths that are not regular files, so each is
 	// logged once. Only Run's goroutine touches it.
@@ -89,6 +93,7 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 		now:      time.Now,
 		live:     make(map[inode]*follower),
 		released: make(map[inode]released),
+		copies:   make(map[inode]bool),
 		ignored:  make(map[string]bool),
 	}
 	if cfg.StateDir != "" {
@@ -195,13 +200,13 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 		defer tk.Stop()
 		tick = tk.C
 	}
-	t.discover(ctx, &wg, lines, true)
+	t.discover(ctx, &wg, lines, followStartup)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
-			t.discover(ctx, &wg, lines, false)
+			t.discover(ctx, &wg, lines, followFound)
 		}
 	}
 }
@@ -211,9 +216,22 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 // in config order: following it twice would duplicate its lines and give
 // one path two positions.
 //
+// At startup it first looks for the rest of the files of the positions
+// file that were rotated while the agent was down (see resumeRotated), so
+// that a copy the globs also match is read as the rest it is, not as a
+// new file.
+//
 // One goroutine per file for now; thousands of files will need a bounded
 // pool here.
-func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, startup bool) {
+func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, how placement) {
+	startup := how == followStartup
+	if startup {
+		var all []string
+		for _, src := range t.cfg.Sources {
+			all = append(all, globMatches(src.Paths)...)
+		}
+		t.resumeRotated(ctx, wg, lines, all)
+	}
 	for _, src := range t.cfg.Sources {
 		found := 0
 		for _, pattern := range src.Paths {
@@ -238,7 +256,7 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 				}
 				found++
 				t.log.Debug("following", "source", src.Name, "file", path)
-				t.follow(ctx, wg, lines, src, path, fi, startup)
+				t.follow(ctx, wg, lines, src, path, fi, how)
 			}
 		}
 		if startup {
@@ -276,6 +294,15 @@ func inodeOf(fi os.FileInfo) (inode, bool) {
 	return inode{uint64(st.Dev), uint64(st.Ino)}, true
 }
 
+// placement is how a newly found file is placed.
+type placement int
+
+const (
+	followFound   placement = iota // matched at a rediscovery: new, read from 0
+	followStartup                  // matched at startup: its position, or StartAt
+	followRotated                  // found at startup under a rotated name: its position, then released
+)
+
 // released is a file read to its end after a rotation and let go.
 type released struct {
 	id     pipeline.FileID
@@ -310,7 +337,7 @@ func (t *Tailer) known(src Source, path string, fi os.FileInfo) bool {
 	r, ok := t.released[in]
 	t.mu.Unlock()
 	if !ok {
-		return false
+		return fi.Mode().IsRegular() && t.copyOfLive(path, in)
 	}
 	// The same inode may hold a new file by now: compare first bytes.
 	file, err := os.Open(path)
@@ -318,8 +345,7 @@ func (t *Tailer) known(src Source, path string, fi os.FileInfo) bool {
 		return true // gone again
 	}
 	defer file.Close()
-	same, err := sameFile(file, r.id, position{Dev: r.id.Dev, Inode: r.id.Ino,
-		Fingerprint: fmt.Sprintf("%016x", r.id.Fingerprint), FingerprintBytes: r.id.FingerprintBytes})
+	same, err := sameFile(file, r.id, positionOf(r.id))
 	if err != nil || !same {
 		t.mu.Lock()
 		delete(t.released, in)
@@ -336,8 +362,47 @@ func (t *Tailer) known(src Source, path string, fi os.FileInfo) bool {
 	return true
 }
 
+// copyOfLive reports whether the file at path, not followed, starts with
+// the same whole fingerprint as a followed file: a copy of it that the
+// globs match (copytruncate's), which holds nothing new until the
+// original is truncated, and then only its rest, which the original's
+// follower reads from it. It is logged once.
+func (t *Tailer) copyOfLive(path string, in inode) bool {
+	file, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	fp, n, err := fingerprint(file, fingerprintBytes)
+	if err != nil || n < fingerprintBytes {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range t.live {
+		if p := f.print.Load(); p != nil && p.FingerprintBytes == n && p.Fingerprint == hexFingerprint(fp) {
+			if !t.copies[in] {
+				t.copies[in] = true
+				t.log.Info("a copy of a followed file, not read as a new file: the rest of the original is read from it if the original is truncated",
+					"file", path, "original", f.path)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// drained records that the file in (identity id, size bytes) was read as
+// the rest of a truncated file, its copy: a discovery then knows it as
+// released.
+func (t *Tailer) drained(in inode, id pipeline.FileID, size int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.released[in] = released{id: id, end: size}
+}
+
 // follow starts following one newly matched file.
-func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, src Source, path string, fi os.FileInfo, startup bool) {
+func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, src Source, path string, fi os.FileInfo, how placement) {
 	if !fi.Mode().IsRegular() {
 		// A FIFO or device would block the open, and with it shutdown.
 		t.ignored[path] = true
@@ -348,18 +413,24 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 	if errors.Is(err, os.ErrNotExist) {
 		return // gone since the glob matched it; a later discovery finds what comes
 	}
-	f := &follower{
-		source: src.Name,
-		path:   path,
-		file:   file,
-		limit:  t.cfg.MaxLineBytes,
-		log:    t.log.With("source", src.Name, "file", path),
-		now:    t.now,
+	var packed compression
+	if err == nil {
+		packed, err = sniff(file)
 	}
-	f.sp.limit = f.limit
+	if err == nil && packed != uncompressed {
+		// Its lines are an archive's, written once by a compressor: the
+		// rest of a file rotated while the agent was down is read from
+		// it at startup (resumeRotated); backfill reads the rest.
+		file.Close()
+		t.ignored[path] = true
+		t.log.Info("compressed file not followed", "source", src.Name, "file", path, "compression", packed.String())
+		return
+	}
+	f := t.newFollower(src, path, file)
+	f.rotated = how == followRotated
 	var from int64
 	if err == nil {
-		from, err = t.place(f, src, startup)
+		from, err = t.place(f, src, how != followFound)
 	}
 	if err != nil {
 		if file != nil {
@@ -371,25 +442,81 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 		t.mu.Unlock()
 		return
 	}
-	in := inode{f.id.Dev, f.id.Ino}
+	f.self = f.id
+	t.start(ctx, wg, lines, f, inode{f.id.Dev, f.id.Ino}, from)
+}
+
+// followFinite reads c, a copy or compressed file found at startup, as the
+// rest of the file s describes: from s's replay offset, to its end.
+func (t *Tailer) followFinite(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, src Source, c candidate, s position) {
+	file, err := os.Open(c.path)
+	if err != nil {
+		t.log.Warn("open rotated file", "file", c.path, "err", err)
+		return
+	}
+	f := t.newFollower(src, c.path, file)
+	f.finite, f.packed = true, c.packed
+	// Its id is the file it is the rest of, so that positions and the
+	// collision separator go on; self is its own, for discovery.
+	f.id = pipeline.FileID{Dev: s.Dev, Ino: s.Inode, Fingerprint: fnv1a(c.head), FingerprintBytes: int64(len(c.head))}
+	if f.self, err = Identify(file); err != nil || !t.pos.claim(s, c.path, f.id) {
+		file.Close()
+		return
+	}
+	f.replayUntil = s.Offset
+	// Its lines were all written before it was compressed or copied:
+	// one stat gives a time after each of them.
+	f.statSize, f.statMod = math.MaxInt64, c.fi.ModTime()
+	f.log.Info("resuming", "committed", s.Offset, "replay_from", s.ReplayFrom, "compression", c.packed.String())
+	t.start(ctx, wg, lines, f, c.in, s.ReplayFrom)
+}
+
+// newFollower makes the follower of file, open at path, for src.
+func (t *Tailer) newFollower(src Source, path string, file *os.File) *follower {
+	f := &follower{
+		source: src.Name,
+		path:   path,
+		file:   file,
+		limit:  t.cfg.MaxLineBytes,
+		log:    t.log.With("source", src.Name, "file", path),
+		now:    t.now,
+		pos:    t.pos,
+		tl:     t,
+		globs:  src.Paths,
+	}
+	f.sp.limit = f.limit
+	return f
+}
+
+// start runs the follower f of the file in, placed at from, and releases
+// the file in Run's books when f has read it to its end.
+func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, f *follower, in inode, from int64) {
 	f.sp.reset(from)
 	f.lastOff = from
-	if t.pos != nil {
-		f.newID = func(id pipeline.FileID) { t.pos.start(f.path, id, 0) }
+	print := positionOf(f.id)
+	f.print.Store(&print)
+	end := int64(-1)
+	if f.finite {
+		if fi, err := f.file.Stat(); err == nil {
+			end = fi.Size()
+		}
 	}
 	t.mu.Lock()
 	t.live[in] = f
 	t.all = append(t.all, f)
 	t.mu.Unlock()
-	t.log.Debug("following file", "source", src.Name, "file", path, "offset", from, "replay_until", f.replayUntil)
+	t.log.Debug("following file", "source", f.source, "file", f.path, "offset", from, "replay_until", f.replayUntil)
 	wg.Go(func() {
 		f.run(ctx, lines)
 		if ctx.Err() != nil || f.err.Load() != nil {
 			return // stopped or failed, not released: it stays known
 		}
+		if end < 0 {
+			end = f.sp.end
+		}
 		t.mu.Lock()
 		delete(t.live, in)
-		t.released[in] = released{id: f.id, end: f.sp.end}
+		t.released[in] = released{id: f.self, end: end}
 		t.mu.Unlock()
 	})
 }
@@ -397,7 +524,8 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 // place identifies a newly matched file and returns where to start
 // reading it: at its replay offset when the positions know it (the lines up
 // to its committed offset are then replayed), else at the end of a file
-// found at startup of a StartAtEnd source, else at 0.
+// found at startup of a StartAtEnd source, unless it took the place of a
+// file followed before, else at 0.
 func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
 	var err error
 	if f.id, err = Identify(f.file); err != nil {
@@ -423,15 +551,19 @@ func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
 	}
 	var from int64
 	if startup && src.StartAt == StartAtEnd {
-		// Computed here, before Run goes on: whatever is appended from
-		// now on is read.
-		if from, err = endOffset(f.path, f.limit); err != nil {
-			return 0, err
+		if t.pos != nil && t.pos.replaced(f.path) {
+			// Created while the agent was down, in place of the file
+			// it followed (rotated): every line of it is new.
+			f.log.Info("file new since the last run: reading it from its start")
+		} else {
+			// Computed here, before Run goes on: whatever is appended
+			// from now on is read.
+			if from, err = endOffset(f.path, f.limit); err != nil {
+				return 0, err
+			}
 		}
 	}
-	if t.pos != nil {
-		t.pos.start(f.path, f.id, from)
-	}
+	t.pos.start(f.path, f.id, from)
 	return from, nil
 }
 
@@ -445,6 +577,9 @@ type Stats struct {
 type FileStats struct {
 	Source, Path string
 	Counts
+	// LostToTruncation is the bytes known to have been lost because the
+	// file was truncated before they were read and no copy held them.
+	LostToTruncation int64
 	// Err is why the file stopped being followed before Run returned, or
 	// nil.
 	Err error

@@ -513,9 +513,9 @@ func (f *follower) modTime(off int64) time.Time {
 
 func (f *follower) stats() FileStats {
 	s := FileStats{
-		Source: f.source,
-		Path:   f.path,
-		Counts: Counts{Lines: f.lines.Load(), TooLong: f.tooLong.Load()},
+		Source:           f.source,
+		Path:             f.path,
+		Counts:           Counts{Lines: f.lines.Load(), TooLong: f.tooLong.Load()},
 		LostToTruncation: f.lost.Load(),
 	}
 	if err := f.err.Load(); err != nil {

@@ -522,8 +522,8 @@ func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pip
 }
 
 // place identifies a newly matched file and returns where to start
-// reading it: at its replay offset when the positions know it (the lines up
-// to its committed offset are then replayed), else at the end of a file
+// reading it: at startup, at its replay offset when the positions know it
+// (the lines up to its committed offset are then replayed), else at the end of a file
 // found at startup of a StartAtEnd source, unless it took the place of a
 // file followed before, else at 0.
 func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
@@ -531,7 +531,10 @@ func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
 	if f.id, err = Identify(f.file); err != nil {
 		return 0, err
 	}
-	if t.pos != nil {
+	// Only at startup: a file matched later was created since, all its
+	// lines new, even when it has the inode and first bytes of a saved
+	// file deleted since (inode reuse).
+	if t.pos != nil && startup {
 		saved, ok, err := t.pos.resume(f.file, f.path, f.id)
 		if err != nil {
 			return 0, err

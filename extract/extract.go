@@ -30,6 +30,7 @@ type Extractor struct {
 	vals    []value
 	kept    keeper
 	recycle *pipeline.Recycler
+	budget  *pipeline.Budget
 	// replayRec takes the points of replayed lines, which go nowhere.
 	replayRec pipeline.Record
 
@@ -62,6 +63,10 @@ func (e *Extractor) SetLogger(l *slog.Logger) { e.log = l }
 // SetRecycler sets where Run takes the point slices of its records from;
 // the sink gives them back once it has encoded them.
 func (e *Extractor) SetRecycler(r *pipeline.Recycler) { e.recycle = r }
+
+// SetBudget sets the budget Run takes each record's points from before it
+// sends the record; the sink gives them back once they are delivered.
+func (e *Extractor) SetBudget(b *pipeline.Budget) { e.budget = b }
 
 // maxSamples is how many lines no rule took are kept per source for
 // `logmetrics test` to show.
@@ -293,7 +298,9 @@ func (s *source) sample(line *pipeline.Line) {
 }
 
 // Run extracts every line from in and sends one record per line to out. It
-// closes out when in is closed or ctx is done.
+// closes out when in is closed or ctx is done. With a budget, a record is
+// sent only once its points are acquired; what the sink gives back lets the
+// next one go.
 func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<- pipeline.Record) error {
 	defer close(out)
 	for {
@@ -317,9 +324,15 @@ func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<-
 			// here; its points come back through the recycler.
 			rec := pipeline.Record{Points: e.recycle.Get()}
 			e.Extract(&line, &rec)
+			// While the points held downstream are at the budget, wait:
+			// the tailer stops reading meanwhile.
+			if e.budget.Acquire(ctx, len(rec.Points)) != nil {
+				return nil
+			}
 			select {
 			case out <- rec:
 			case <-ctx.Done():
+				e.budget.Release(len(rec.Points))
 				return nil
 			}
 		}

@@ -265,6 +265,9 @@ type Sink struct {
 
 	stats   counters
 	recycle *pipeline.Recycler
+	// budget gets back the points of a finished batch: held of them.
+	budget *pipeline.Budget
+	held   int
 
 	// The pending batch. Run owns it; it survives a cancelled flush so
 	// the final flush can finish it.
@@ -321,6 +324,11 @@ func jitter(d time.Duration) time.Duration {
 // SetRecycler sets where Run gives back the point slices of the records it
 // has encoded.
 func (s *Sink) SetRecycler(r *pipeline.Recycler) { s.recycle = r }
+
+// SetBudget sets where Run gives back the points of each record, as
+// extract acquired them, once the record's batch is finished: written, set
+// aside or dropped.
+func (s *Sink) SetBudget(b *pipeline.Budget) { s.budget = b }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -437,6 +445,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- p
 // origin.
 func (s *Sink) add(rec pipeline.Record) {
 	s.tally.pending++
+	s.held += len(rec.Points)
 	for i := range rec.Points {
 		n := len(s.buf)
 		s.buf = AppendPoint(s.buf, &rec.Points[i])
@@ -474,6 +483,8 @@ func (s *Sink) flush(ctx context.Context, acks chan<- pipeline.Ack) error {
 		}
 	}
 	s.tally.batchDone()
+	s.budget.Release(s.held)
+	s.held = 0
 	s.buf, s.ends, s.from, s.done = s.buf[:0], s.ends[:0], s.from[:0], 0
 	for ; s.acked < len(s.origins); s.acked++ {
 		if acks == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/config"
 	"github.com/logmetrics/logmetrics/internal/loggen"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 	"github.com/logmetrics/logmetrics/sink"
@@ -50,9 +51,12 @@ func BenchmarkPipeline(b *testing.B) {
 	rc := pipeline.NewRecycler(sink.DefaultBatchSize)
 	ex.SetRecycler(rc)
 	sk.SetRecycler(rc)
+	budget := pipeline.NewBudget(config.DefaultMaxPending)
+	ex.SetBudget(budget)
+	sk.SetBudget(budget)
 
 	in := make(chan pipeline.Line, lineBufferFor(0)) // as run makes it
-	recs := make(chan pipeline.Record, 1024)
+	recs := make(chan pipeline.Record, min(config.DefaultMaxPending, recordBuffer))
 	acks := make(chan pipeline.Ack, 64)
 	done := make(chan struct{})
 	go func() { ex.Run(context.Background(), in, recs); close(done) }()

@@ -34,6 +34,13 @@ const (
 	lineBufferBytes = 64 << 20
 )
 
+// recordBuffer caps the records channel between extract and the sink, in
+// records (80 bytes each without their points: 640 KiB). Its capacity is
+// not what bounds memory, the budget of max_pending points is
+// (pipeline.Budget); it is more than a default batch, so that extract
+// fills the next batch while the sink writes one.
+const recordBuffer = 8192
+
 // lineBufferFor is the capacity of the lines channel for lines of at most
 // maxLineBytes (zero: the tailer's default).
 func lineBufferFor(maxLineBytes int) int {
@@ -117,6 +124,9 @@ type agentPipeline struct {
 	sk     *sink.Sink
 	log    *slog.Logger
 	recCap int
+	// budget holds max_pending points: extract takes a record's points
+	// before sending it, the sink gives them back once delivered.
+	budget *pipeline.Budget
 	// lineCap is the capacity of the lines channel (lineBufferFor).
 	lineCap int
 	grace   time.Duration // shutdownGrace; tests shorten it
@@ -144,10 +154,12 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	if err != nil {
 		return nil, err
 	}
-	// Records mostly carry one point; the records channel plus one batch
-	// in the sink hold about max_pending points. (The exact bound, counted
-	// in points, comes with acknowledged positions.)
-	recCap := max(1, maxPending-scfg.BatchSize)
+	// The queued records and the sink's batch hold at most max_pending
+	// points (a single larger record goes alone).
+	budget := pipeline.NewBudget(maxPending)
+	ex.SetBudget(budget)
+	sk.SetBudget(budget)
+	recCap := min(maxPending, recordBuffer)
 	// Enough free point slices to refill the records channel's worth that
 	// the sink drains in one batch.
 	rc := pipeline.NewRecycler(max(64, min(recCap, sink.DefaultBatchSize)))
@@ -158,7 +170,7 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	if err != nil {
 		return nil, err
 	}
-	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap,
+	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap, budget: budget,
 		lineCap: lineBufferFor(cfg.Tailer.MaxLineBytes), grace: shutdownGrace}, nil
 }
 

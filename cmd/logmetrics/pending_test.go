@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -17,7 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/logmetrics/logmetrics/extract"
 	"github.com/logmetrics/logmetrics/internal/config"
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/sink"
 )
 
 // pendingServer is a fake InfluxDB that answers 503 to writes and pings
@@ -293,5 +299,51 @@ source "s" {
 				t.Errorf("m%d v=%d accepted %d times, want once", m, i, n)
 			}
 		}
+	}
+}
+
+// TestMaxPendingSmallerThanARecord: a line whose points outnumber
+// max_pending is let through alone once nothing else is held, so extract
+// and the sink, wired as run wires them, deliver every point instead of
+// waiting on each other.
+func TestMaxPendingSmallerThanARecord(t *testing.T) {
+	const lines, perLine, maxPending = 20, 3, 2
+	var rules []extract.Rule
+	for i := range perLine {
+		rules = append(rules, extract.Rule{Name: fmt.Sprintf("m%d", i), Mode: extract.Logfmt,
+			Fields: []extract.FieldSpec{{Key: "v", From: "v", Type: extract.TypeInt}}})
+	}
+	ex, err := extract.Compile(extract.Config{Sources: []extract.Source{{Name: "s", Rules: rules}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sk, err := sink.New(sink.Config{BatchSize: 100, FlushInterval: 10 * time.Millisecond}, sink.NewStream(&out), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := pipeline.NewBudget(maxPending)
+	ex.SetBudget(budget)
+	sk.SetBudget(budget)
+
+	in := make(chan pipeline.Line, lines)
+	for i := range lines {
+		in <- pipeline.Line{Origin: pipeline.Origin{Path: "a.log", Offset: int64(i + 1)}, Source: "s", Text: fmt.Sprintf("v=%d", i)}
+	}
+	close(in)
+	recs := make(chan pipeline.Record, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ex.Run(gctx, in, recs) })
+	g.Go(func() error { return sk.Run(gctx, recs, nil) })
+	if err := g.Wait(); err != nil {
+		t.Fatalf("stages = %v, want nil: every point delivered", err)
+	}
+	if got := strings.Count(out.String(), "\n"); got != lines*perLine {
+		t.Errorf("%d points delivered, want %d", got, lines*perLine)
+	}
+	if n := budget.Held(); n != 0 {
+		t.Errorf("the budget holds %d points after everything was delivered, want 0", n)
 	}
 }

@@ -46,8 +46,22 @@ const (
 
 // Server is a running influxd.
 type Server struct {
-	url    string
 	client *http.Client
+	bin    string
+	dir    string // the data folder, kept across Stop and Restart
+
+	mu       sync.Mutex
+	url      string
+	httpAddr string
+	rpcAddr  string
+	proc     *process // nil while stopped
+}
+
+// process is one run of influxd.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd.Wait has returned
+	out    *syncBuffer
 }
 
 // Series is one series of an InfluxQL result. Numbers are json.Number, so
@@ -116,9 +130,43 @@ func start(t testing.TB, bin string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := t.TempDir()
+	s := &Server{
+		client:   &http.Client{Timeout: 10 * time.Second},
+		bin:      bin,
+		dir:      t.TempDir(),
+		url:      "http://" + httpAddr,
+		httpAddr: httpAddr,
+		rpcAddr:  rpcAddr,
+	}
+	// Registered before waiting for /ping, so that a failed wait still
+	// stops the process. Cleanups run last-in first-out: this one runs
+	// before t.TempDir's removal, so influxd is gone when its files go.
+	t.Cleanup(func() {
+		s.mu.Lock()
+		p, addr := s.proc, s.httpAddr
+		s.proc = nil
+		s.mu.Unlock()
+		if p == nil {
+			return
+		}
+		stop(t, p)
+		if t.Failed() {
+			t.Logf("influxd %s output:\n%s", addr, p.out.String())
+		}
+	})
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
-	cmd := exec.Command(bin, "run", "-config", os.DevNull)
+// run starts influxd on the server's addresses and data folder and waits
+// for /ping. On error the process has exited.
+func (s *Server) run() error {
+	s.mu.Lock()
+	httpAddr, rpcAddr, dir := s.httpAddr, s.rpcAddr, s.dir
+	s.mu.Unlock()
+	cmd := exec.Command(s.bin, "run", "-config", os.DevNull)
 	cmd.Env = append(environWithoutInfluxDB(),
 		"INFLUXDB_HTTP_BIND_ADDRESS="+httpAddr,
 		"INFLUXDB_BIND_ADDRESS="+rpcAddr,
@@ -136,29 +184,92 @@ func start(t testing.TB, bin string) (*Server, error) {
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	p := &process{cmd: cmd, exited: exited, out: out}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	if err := s.waitReady(exited, func() error { return waitErr }); err != nil {
+		s.mu.Lock()
+		s.proc = nil
+		s.mu.Unlock()
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("%w\noutput:\n%s", err, out.String())
+	}
+	return nil
+}
 
-	// Registered before waiting for /ping, so that a failed wait still
-	// stops the process. Cleanups run last-in first-out: this one runs
-	// before t.TempDir's removal, so influxd is gone when its files go.
-	t.Cleanup(func() {
-		stop(t, cmd, exited)
-		if t.Failed() {
-			t.Logf("influxd %s output:\n%s", httpAddr, out.String())
+// Stop shuts influxd down (SIGTERM, as an operator would) and waits for
+// it to exit, keeping its data folder for Restart. Meanwhile requests to
+// URL fail to connect.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	p := s.proc
+	s.proc = nil
+	s.mu.Unlock()
+	if p == nil {
+		t.Fatal("influxtest: Stop: the server is not running")
+	}
+	stop(t, p)
+}
+
+// Restart starts influxd again on the data folder of the stopped server,
+// on the same address when it can. If another process took the port
+// meanwhile, the server comes up on a new one: read URL again after
+// Restart.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	running := s.proc != nil
+	s.mu.Unlock()
+	if running {
+		t.Fatal("influxtest: Restart: the server is running")
+	}
+	var errs []error
+	for i := range restartAttempts {
+		s.mu.Lock()
+		addr := s.httpAddr
+		s.mu.Unlock()
+		// A port taken by a listener that never answers would keep /ping
+		// waiting: move at once.
+		if i == restartAttempts-1 || !portFree(addr) {
+			// The port is taken: move to new ones.
+			httpAddr, err1 := freeAddr()
+			rpcAddr, err2 := freeAddr()
+			if err := errors.Join(err1, err2); err != nil {
+				t.Fatalf("influxtest: restart: %v", err)
+			}
+			s.mu.Lock()
+			s.httpAddr, s.rpcAddr, s.url = httpAddr, rpcAddr, "http://"+httpAddr
+			s.mu.Unlock()
 		}
-	})
+		err := s.run()
+		if err == nil {
+			return
+		}
+		errs = append(errs, err)
+		time.Sleep(100 * time.Millisecond) // a port in TIME_WAIT or briefly taken
+	}
+	t.Fatalf("influxtest: restart: %v", errors.Join(errs...))
+}
 
-	s := &Server{
-		url:    "http://" + httpAddr,
-		client: &http.Client{Timeout: 10 * time.Second},
+// restartAttempts bounds Restart's tries; the last one moves to new ports.
+const restartAttempts = 4
+
+// portFree reports whether addr can be listened on now.
+func portFree(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
 	}
-	if err := s.waitReady(exited); err != nil {
-		return nil, fmt.Errorf("%w\noutput:\n%s", err, out.String())
-	}
-	return s, nil
+	_ = l.Close()
+	return true
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.
@@ -185,7 +296,7 @@ func environWithoutInfluxDB() []string {
 
 // waitReady polls /ping until it answers 204, the process exits or the
 // start timeout passes.
-func (s *Server) waitReady(exited <-chan error) error {
+func (s *Server) waitReady(exited <-chan struct{}, exitErr func() error) error {
 	deadline := time.NewTimer(startTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -195,8 +306,8 @@ func (s *Server) waitReady(exited <-chan error) error {
 			return nil
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("influxd exited before answering /ping: %v", err)
+		case <-exited:
+			return fmt.Errorf("influxd exited before answering /ping: %v", exitErr())
 		case <-deadline.C:
 			return fmt.Errorf("influxd did not answer /ping within %v", startTimeout)
 		case <-tick.C:
@@ -205,7 +316,7 @@ func (s *Server) waitReady(exited <-chan error) error {
 }
 
 func (s *Server) ping() bool {
-	resp, err := s.client.Get(s.url + "/ping")
+	resp, err := s.client.Get(s.URL() + "/ping")
 	if err != nil {
 		return false
 	}
@@ -216,28 +327,33 @@ func (s *Server) ping() bool {
 
 // stop sends SIGTERM, kills the process if it is still running after
 // stopTimeout, and waits for it either way.
-func stop(t testing.TB, cmd *exec.Cmd, exited <-chan error) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+func stop(t testing.TB, p *process) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	timer := time.NewTimer(stopTimeout)
 	defer timer.Stop()
 	select {
-	case <-exited:
+	case <-p.exited:
 	case <-timer.C:
 		t.Logf("influxtest: influxd did not stop within %v after SIGTERM; killing it", stopTimeout)
-		_ = cmd.Process.Kill()
-		<-exited
+		_ = p.cmd.Process.Kill()
+		<-p.exited
 	}
 }
 
-// URL is the server's base URL, like "http://127.0.0.1:12345".
-func (s *Server) URL() string { return s.url }
+// URL is the server's base URL, like "http://127.0.0.1:12345". It
+// changes only when Restart had to move to another port.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
 
 // CreateDatabase creates the database name (with its autogen retention
 // policy).
 func (s *Server) CreateDatabase(t testing.TB, name string) {
 	t.Helper()
 	form := url.Values{"q": {"CREATE DATABASE " + QuoteIdent(name)}}
-	resp, err := s.client.PostForm(s.url+"/query", form)
+	resp, err := s.client.PostForm(s.URL()+"/query", form)
 	if err != nil {
 		t.Fatalf("influxtest: create database %s: %v", name, err)
 	}
@@ -250,7 +366,7 @@ func (s *Server) CreateDatabase(t testing.TB, name string) {
 // precision and fails the test unless the server answers 204.
 func (s *Server) Write(t testing.TB, db, lp string) {
 	t.Helper()
-	u := s.url + "/write?" + url.Values{"db": {db}, "precision": {"ns"}}.Encode()
+	u := s.URL() + "/write?" + url.Values{"db": {db}, "precision": {"ns"}}.Encode()
 	resp, err := s.client.Post(u, "text/plain; charset=utf-8", strings.NewReader(lp))
 	if err != nil {
 		t.Fatalf("influxtest: write to %s: %v", db, err)
@@ -268,7 +384,7 @@ func (s *Server) Write(t testing.TB, db, lp string) {
 func (s *Server) Query(t testing.TB, db, influxql string) []Series {
 	t.Helper()
 	q := url.Values{"db": {db}, "q": {influxql}, "epoch": {"ns"}}
-	resp, err := s.client.Get(s.url + "/query?" + q.Encode())
+	resp, err := s.client.Get(s.URL() + "/query?" + q.Encode())
 	if err != nil {
 		t.Fatalf("influxtest: query %q: %v", influxql, err)
 	}

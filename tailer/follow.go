@@ -55,9 +55,10 @@ type follower struct {
 	// pos records new identities, finer fingerprints and releases; nil
 	// without a state folder.
 	pos *positions
-	// tl and globs are where a copy of the file is looked for when it is
-	// truncated; a nil tl looks for none.
+	// tl follows the file, as in (its device and inode); it and globs
+	// are where a copy of the file is looked for when it is truncated.
 	tl    *Tailer
+	in    inode
 	globs []string
 	// rotated marks a file found at startup under a rotated name: it is
 	// released once read to its end and quiet, whatever its path names.
@@ -157,6 +158,7 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 			}
 			continue
 		case fileReleased:
+			f.tl.letGo(f)
 			f.release(ctx, lines)
 			return
 		}
@@ -295,6 +297,7 @@ func (f *follower) runFinite(ctx context.Context, lines chan<- pipeline.Line) {
 		}
 		return
 	}
+	f.tl.letGo(f)
 	f.release(ctx, lines)
 }
 

@@ -265,7 +265,7 @@ func globMatches(globs []string) []string {
 // readRest checks). It returns false when there is none.
 func (f *follower) copyOf() (candidate, bool) {
 	print := f.print.Load()
-	if f.tl == nil || print.FingerprintBytes == 0 {
+	if print.FingerprintBytes == 0 {
 		return candidate{}, false
 	}
 	for _, c := range f.tl.siblingFinder(globMatches(f.globs)).of(f.path) {

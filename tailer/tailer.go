@@ -495,30 +495,32 @@ func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pip
 	f.lastOff = from
 	print := positionOf(f.id)
 	f.print.Store(&print)
-	end := int64(-1)
-	if f.finite {
-		if fi, err := f.file.Stat(); err == nil {
-			end = fi.Size()
-		}
-	}
+	f.in = in
 	t.mu.Lock()
 	t.live[in] = f
 	t.all = append(t.all, f)
 	t.mu.Unlock()
 	t.log.Debug("following file", "source", f.source, "file", f.path, "offset", from, "replay_until", f.replayUntil)
-	wg.Go(func() {
-		f.run(ctx, lines)
-		if ctx.Err() != nil || f.err.Load() != nil {
-			return // stopped or failed, not released: it stays known
+	// A follower that stops otherwise (stopped, failed) stays known.
+	wg.Go(func() { f.run(ctx, lines) })
+}
+
+// letGo moves f, read to its end after a rotation, from the followed
+// files to the released ones. The follower calls it before it sends its
+// EOF Line, so that a discovery after that Line never finds the file
+// still followed (a new file on its inode would be taken for it).
+func (t *Tailer) letGo(f *follower) {
+	end := f.sp.end
+	if f.finite {
+		end = -1 // a copy or an archive: any size
+		if fi, err := f.file.Stat(); err == nil {
+			end = fi.Size()
 		}
-		if end < 0 {
-			end = f.sp.end
-		}
-		t.mu.Lock()
-		delete(t.live, in)
-		t.released[in] = released{id: f.self, end: end}
-		t.mu.Unlock()
-	})
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.live, f.in)
+	t.released[f.in] = released{id: f.self, end: end}
 }
 
 // place identifies a newly matched file and returns where to start

@@ -135,7 +135,9 @@ func (t *Tailer) Close() {
 //
 // Files are known by identity: a file renamed to a name the globs also
 // match is not read again, and one rotated away is read to its end and
-// released (see follower).
+// released (see follower). At startup, the rest of a saved file that was
+// rotated while the agent was down is looked for among its siblings, also
+// compressed (see resumeRotated); a compressed file is never followed.
 //
 // Run returns only after every goroutine it started has stopped, so no
 // send can come after the close. Call it once.

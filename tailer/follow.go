@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // follower reads one file, from the descriptor it opened, and turns its
 // complete lines into pipeline.Lines. It owns what happens to the file:
 //
-//   - Growth is found by polling the descriptor's size every readInterval:
+//   - Growth is found by polling the descriptor (see readInterval):
 //     no inotify watch to run out of, no wakeup to lose.
 //   - Rename or deletion (the path now names another file, or none): the
 //     descriptor is read on to its end until the file has stayed unchanged
@@ -111,9 +112,13 @@ type follower struct {
 
 // Timing of followers. Variables, so tests can shorten them.
 var (
-	// readInterval is how often a file at its end is polled for growth:
-	// a line is read within it.
+	// readInterval is how often a file at its end is polled for growth
+	// at first; each poll that finds nothing doubles the wait, up to
+	// idleInterval, and a poll that finds lines starts again. A busy
+	// file's line is read within readInterval, a quiet file's within
+	// idleInterval, and a thousand quiet files cost little CPU.
 	readInterval = 250 * time.Millisecond
+	idleInterval = 800 * time.Millisecond
 	// rotateGrace is how long a renamed or deleted file is read on after
 	// its last change, for the writes of an application that reopens its
 	// log late.
@@ -133,11 +138,11 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 		f.runFinite(ctx, lines)
 		return
 	}
-	buf := make([]byte, scanBufSize)
 	wait := time.NewTimer(0)
 	defer wait.Stop()
+	interval := readInterval
 	for {
-		grew, err := f.read(ctx, buf, lines)
+		grew, err := f.read(ctx, lines)
 		if errors.Is(err, errRewritten) {
 			err = f.truncated(ctx, lines)
 		}
@@ -149,6 +154,7 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 		}
 		f.idle.Store(!grew)
 		if grew {
+			interval = readInterval
 			continue // read on while there is more
 		}
 		switch f.check() {
@@ -162,7 +168,8 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 			f.release(ctx, lines)
 			return
 		}
-		wait.Reset(readInterval)
+		wait.Reset(interval)
+		interval = min(2*interval, idleInterval)
 		select {
 		case <-ctx.Done():
 			return
@@ -177,7 +184,12 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 // file was rewritten in place (truncated and refilled past the offset
 // before a poll saw it shorter), and read reports errRewritten without
 // passing on anything of the new content.
-func (f *follower) read(ctx context.Context, buf []byte, lines chan<- pipeline.Line) (grew bool, err error) {
+func (f *follower) read(ctx context.Context, lines chan<- pipeline.Line) (grew bool, err error) {
+	// A buffer only while reading: a thousand followed files, mostly
+	// waiting, do not hold a thousand buffers.
+	bp := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(bp)
+	buf := *bp
 	k := len(f.seenTail)
 	n, rerr := f.file.ReadAt(buf, f.sp.pos-int64(k))
 	if rerr != nil && !errors.Is(rerr, io.EOF) {
@@ -374,6 +386,10 @@ func (f *follower) readCopy(ctx context.Context, c candidate, lines chan<- pipel
 	}
 	return nil
 }
+
+// readBuffers are the followers' read buffers. Lines are copied out of a
+// buffer before it is put back (Line.Text, the splitter's part).
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, scanBufSize); return &b }}
 
 // errRewritten is read's word for a file rewritten under the read offset.
 var errRewritten = errors.New("file rewritten before the read offset")

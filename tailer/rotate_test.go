@@ -18,9 +18,9 @@ import (
 
 // fastRotation shortens the follower's timing for a test.
 func fastRotation(t *testing.T) {
-	ri, rg := readInterval, rotateGrace
-	readInterval, rotateGrace = 5*time.Millisecond, 100*time.Millisecond
-	t.Cleanup(func() { readInterval, rotateGrace = ri, rg })
+	ri, ii, rg := readInterval, idleInterval, rotateGrace
+	readInterval, idleInterval, rotateGrace = 5*time.Millisecond, 10*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { readInterval, idleInterval, rotateGrace = ri, ii, rg })
 }
 
 // texts are the texts of lines that are not EOF markers.
@@ -268,5 +268,40 @@ func TestSplitterBoundsMemory(t *testing.T) {
 	want := []line{{end: 10<<20 + 1, tooLong: true}, {text: []byte("ok"), end: 10<<20 + 4}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(line{})); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestDescriptorBudget: past the files it may hold open, the tailer leaves
+// the rest for later, says so in Stats, tries them at every discovery, and
+// follows them once a descriptor is free.
+func TestDescriptorBudget(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	for _, name := range []string{"a.log", "b.log", "c.log"} {
+		write(t, filepath.Join(dir, name), name+"\n")
+	}
+	r := startRun(t, Config{Sources: []Source{source(filepath.Join(dir, "*.log"))}}, func(tl *Tailer) { tl.maxOpen = 2 })
+	got := texts(r.recv(2))
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"a.log", "b.log"}, got); diff != "" {
+		t.Errorf("first lines (-want +got):\n%s", diff)
+	}
+	r.poll()
+	var c FileStats
+	waitFor(t, "a second attempt at c.log", func() bool {
+		st := r.tl.Stats()
+		c = st.Files[len(st.Files)-1]
+		return c.Attempts == 2
+	})
+	if c.Path != filepath.Join(dir, "c.log") || c.Err == nil || !strings.Contains(c.Err.Error(), "2 files open") {
+		t.Errorf("Stats of the file not opened: %+v", c)
+	}
+	if err := os.Remove(filepath.Join(dir, "a.log")); err != nil {
+		t.Fatal(err)
+	}
+	r.recvUntilEOF() // a.log released: a descriptor is free
+	r.poll()
+	if diff := cmp.Diff([]string{"c.log"}, texts(r.recv(1))); diff != "" {
+		t.Errorf("after a release (-want +got):\n%s", diff)
 	}
 }

@@ -42,7 +42,11 @@ type Tailer struct {
 	running bool
 	live    map[inode]*follower // the files followed now
 	all     []*follower         // every file followed since Run started, for Stats
-	failed  []*follower         // files that could not be opened or placed
+	failed  []*follower         // files that could not be identified or placed
+	// unopened are matched files not open yet (no descriptor left, or an
+	// error opening them), tried again at every discovery.
+	unopened map[string]*FileStats
+	maxOpen  int // files held open at most: see maxOpenFiles
 	// released are the files read to their end after a rotation, so that
 	// one found again under its new name is not read twice.
 	released map[inode]released
@@ -93,6 +97,8 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 		now:      time.Now,
 		live:     make(map[inode]*follower),
 		released: make(map[inode]released),
+		unopened: make(map[string]*FileStats),
+		maxOpen:  maxOpenFiles(),
 		copies:   make(map[inode]bool),
 		ignored:  make(map[string]bool),
 	}
@@ -235,7 +241,7 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 		t.resumeRotated(ctx, wg, lines, all)
 	}
 	for _, src := range t.cfg.Sources {
-		found := 0
+		found, waiting := 0, 0
 		for _, pattern := range src.Paths {
 			// I/O errors such as an unreadable directory are skipped, so one
 			// bad directory does not hide the rest of the tree; the only
@@ -258,16 +264,22 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 				}
 				found++
 				t.log.Debug("following", "source", src.Name, "file", path)
-				t.follow(ctx, wg, lines, src, path, fi, how)
+				if !t.follow(ctx, wg, lines, src, path, fi, how) {
+					waiting++
+				}
 			}
 		}
 		if startup {
 			// At 3 a.m. the first question is whether the agent found
-			// the files at all.
-			if found == 0 {
+			// the files at all, and follows them.
+			switch {
+			case found == 0:
 				t.log.Warn("no file matches the source's paths yet; looking again every poll interval",
 					"source", src.Name, "paths", src.Paths)
-			} else {
+			case waiting > 0:
+				t.log.Warn("following files; some could not be opened yet, retried every poll interval",
+					"source", src.Name, "files", found-waiting, "not_yet", waiting, "start_at", src.StartAt.String())
+			default:
 				t.log.Info("following files", "source", src.Name, "files", found, "start_at", src.StartAt.String())
 			}
 		}
@@ -404,21 +416,31 @@ func (t *Tailer) drained(in inode, id pipeline.FileID, size int64) {
 }
 
 // follow starts following one newly matched file.
-func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, src Source, path string, fi os.FileInfo, how placement) {
+func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, src Source, path string, fi os.FileInfo, how placement) (followed bool) {
 	if !fi.Mode().IsRegular() {
 		// A FIFO or device would block the open, and with it shutdown.
 		t.ignored[path] = true
 		t.log.Warn("not a regular file, ignored", "source", src.Name, "file", path, "mode", fi.Mode().String())
-		return
+		return true
+	}
+	t.mu.Lock()
+	open := len(t.live)
+	t.mu.Unlock()
+	if open >= t.maxOpen {
+		t.notOpened(src, path, fmt.Errorf("%d files open, the most this agent opens with its descriptor limit (%d, %d kept for the sink and state)", open, t.maxOpen+fdReserve, fdReserve))
+		return false
 	}
 	file, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return // gone since the glob matched it; a later discovery finds what comes
+		return true // gone since the glob matched it; a later discovery finds what comes
 	}
-	var packed compression
-	if err == nil {
-		packed, err = sniff(file)
+	if err != nil {
+		// Out of descriptors, or not allowed: tried again at the next
+		// discovery, never given up.
+		t.notOpened(src, path, err)
+		return false
 	}
+	packed, err := sniff(file)
 	if err == nil && packed != uncompressed {
 		// Its lines are an archive's, written once by a compressor: the
 		// rest of a file rotated while the agent was down is read from
@@ -426,8 +448,11 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 		file.Close()
 		t.ignored[path] = true
 		t.log.Info("compressed file not followed", "source", src.Name, "file", path, "compression", packed.String())
-		return
+		return true
 	}
+	t.mu.Lock()
+	delete(t.unopened, path)
+	t.mu.Unlock()
 	f := t.newFollower(src, path, file)
 	f.rotated = how == followRotated
 	var from int64
@@ -435,17 +460,60 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 		from, err = t.place(f, src, how != followFound)
 	}
 	if err != nil {
-		if file != nil {
-			file.Close()
-		}
+		file.Close()
 		f.fail(err)
 		t.mu.Lock()
 		t.failed = append(t.failed, f)
 		t.mu.Unlock()
-		return
+		return true
 	}
 	f.self = f.id
 	t.start(ctx, wg, lines, f, inode{f.id.Dev, f.id.Ino}, from)
+	return true
+}
+
+// fdReserve is how many descriptors the tailer leaves for the rest of the
+// agent: the sink's connections, the positions and dead-letter files,
+// standard streams.
+const fdReserve = 64
+
+// maxOpenFiles returns how many files the tailer may hold open: the
+// descriptor limit (Go raises the soft limit to the hard one at start)
+// less fdReserve.
+func maxOpenFiles() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<20 {
+		return 1 << 20
+	}
+	return max(1, int(rl.Cur)-fdReserve)
+}
+
+// notOpened records a file that could not be opened this time; it is tried
+// again at every discovery. Its problem is logged at the 1st, 10th, 100th,
+// ... attempt and shown in Stats.
+func (t *Tailer) notOpened(src Source, path string, err error) {
+	t.mu.Lock()
+	u := t.unopened[path]
+	if u == nil {
+		u = &FileStats{Source: src.Name, Path: path}
+		t.unopened[path] = u
+	}
+	u.Err = err
+	u.Attempts++
+	n := u.Attempts
+	t.mu.Unlock()
+	if sampledCount(n) {
+		t.log.Error("file not opened yet; trying again", "source", src.Name, "file", path, "attempts", n, "err", err)
+	}
+}
+
+// sampledCount reports whether the nth occurrence of a problem is logged:
+// the 1st, 10th, 100th, ...
+func sampledCount(n int64) bool {
+	for n > 0 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
 }
 
 // followFinite reads c, a copy or compressed file found at startup, as the
@@ -588,8 +656,11 @@ type FileStats struct {
 	// file was truncated before they were read and no copy held them.
 	LostToTruncation int64
 	// Err is why the file stopped being followed before Run returned, or
-	// nil.
+	// why it could not be opened yet; nil otherwise.
 	Err error
+	// Attempts counts the discoveries that could not open the file yet
+	// (no descriptor left, or an error); zero once it is open.
+	Attempts int64
 }
 
 // Stats returns the counts so far. It is safe to call while Run runs.
@@ -601,6 +672,9 @@ func (t *Tailer) Stats() Stats {
 	}
 	for _, f := range t.failed {
 		s.Files = append(s.Files, f.stats())
+	}
+	for _, u := range t.unopened {
+		s.Files = append(s.Files, *u)
 	}
 	t.mu.Unlock()
 	slices.SortFunc(s.Files, func(a, b FileStats) int { return strings.Compare(a.Path, b.Path) })

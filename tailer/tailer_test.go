@@ -41,20 +41,23 @@ type run struct {
 
 // startRun starts Run on cfg and arranges for it to be stopped, and checked
 // for leftovers, when the test ends.
-func startRun(t *testing.T, cfg Config) *run {
+func startRun(t *testing.T, cfg Config, adjust ...func(*Tailer)) *run {
 	t.Helper()
-	return startRunAcks(t, cfg, nil)
+	return startRunAcks(t, cfg, nil, adjust...)
 }
 
 // startRunAcks is startRun with acks for Run to commit; stop closes acks,
 // as the sink does when it returns.
-func startRunAcks(t *testing.T, cfg Config, acks chan pipeline.Ack) *run {
+func startRunAcks(t *testing.T, cfg Config, acks chan pipeline.Ack, adjust ...func(*Tailer)) *run {
 	t.Helper()
 	tl, err := New(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	tl.now = fixedClock
+	for _, a := range adjust {
+		a(tl)
+	}
 	r := &run{t: t, tl: tl, lines: make(chan pipeline.Line, 4), acks: acks, tick: make(chan time.Time), done: make(chan error, 1)}
 	tl.tick = r.tick
 	ctx, cancel := context.WithCancel(context.Background())

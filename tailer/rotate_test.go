@@ -305,3 +305,19 @@ func TestDescriptorBudget(t *testing.T) {
 		t.Errorf("after a release (-want +got):\n%s", diff)
 	}
 }
+
+// TestAlikeFilesAreRead: files the glob matches that start alike (daily
+// logs opening with the same header, or the same content) are files of
+// their own, all read; only a rotated name of a followed file can be its
+// copy.
+func TestAlikeFilesAreRead(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	same := strings.Repeat("the same header line of this application\n", 30) // over 1 KiB
+	for _, name := range []string{"a.log", "b.log", "a10.log"} {
+		write(t, filepath.Join(dir, name), same)
+	}
+	r := startRun(t, Config{Sources: []Source{source(filepath.Join(dir, "*.log"))}})
+	r.recv(90)
+	r.poll()
+}

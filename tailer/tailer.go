@@ -376,11 +376,14 @@ func (t *Tailer) known(src Source, path string, fi os.FileInfo) bool {
 	return true
 }
 
-// copyOfLive reports whether the file at path, not followed, starts with
-// the same whole fingerprint as a followed file: a copy of it that the
-// globs match (copytruncate's), which holds nothing new until the
-// original is truncated, and then only its rest, which the original's
-// follower reads from it. It is logged once.
+// copyOfLive reports whether the file at path, not followed, has a rotated
+// name of a followed file (see isSibling) in its folder and starts with the
+// same whole fingerprint: a copy of it that the globs match
+// (copytruncate's), which holds nothing new until the original is
+// truncated, and then only its rest, which the original's follower reads
+// from it. It is logged once. A file without such a name is a file of its
+// own, however alike it starts (daily logs opening with the same header):
+// taking it for a copy would lose it.
 func (t *Tailer) copyOfLive(path string, in inode) bool {
 	file, err := os.Open(path)
 	if err != nil {
@@ -393,7 +396,12 @@ func (t *Tailer) copyOfLive(path string, in inode) bool {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	dir, name := filepath.Split(path)
 	for _, f := range t.live {
+		fdir, fname := filepath.Split(f.path)
+		if fdir != dir || !isSibling(fname, name) {
+			continue
+		}
 		if p := f.print.Load(); p != nil && p.FingerprintBytes == n && p.Fingerprint == hexFingerprint(fp) {
 			if !t.copies[in] {
 				t.copies[in] = true

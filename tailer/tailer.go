@@ -435,7 +435,8 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 	open := len(t.live)
 	t.mu.Unlock()
 	if open >= t.maxOpen {
-		t.notOpened(src, path, fmt.Errorf("%d files open, the most this agent opens with its descriptor limit (%d, %d kept for the sink and state)", open, t.maxOpen+fdReserve, fdReserve))
+		// Said once for them all by the startup line; Stats has each.
+		t.notOpened(src, path, fmt.Errorf("%d files open, the most this agent opens with its descriptor limit (%d, %d kept for the sink and state)", open, t.maxOpen+fdReserve, fdReserve), slog.LevelDebug)
 		return false
 	}
 	file, err := os.Open(path)
@@ -445,7 +446,7 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 	if err != nil {
 		// Out of descriptors, or not allowed: tried again at the next
 		// discovery, never given up.
-		t.notOpened(src, path, err)
+		t.notOpened(src, path, err, slog.LevelError)
 		return false
 	}
 	packed, err := sniff(file)
@@ -497,9 +498,9 @@ func maxOpenFiles() int {
 }
 
 // notOpened records a file that could not be opened this time; it is tried
-// again at every discovery. Its problem is logged at the 1st, 10th, 100th,
-// ... attempt and shown in Stats.
-func (t *Tailer) notOpened(src Source, path string, err error) {
+// again at every discovery. Its problem is logged at level at the 1st,
+// 10th, 100th, ... attempt and shown in Stats.
+func (t *Tailer) notOpened(src Source, path string, err error, level slog.Level) {
 	t.mu.Lock()
 	u := t.unopened[path]
 	if u == nil {
@@ -511,7 +512,7 @@ func (t *Tailer) notOpened(src Source, path string, err error) {
 	n := u.Attempts
 	t.mu.Unlock()
 	if sampledCount(n) {
-		t.log.Error("file not opened yet; trying again", "source", src.Name, "file", path, "attempts", n, "err", err)
+		t.log.Log(context.Background(), level, "file not opened yet; trying again", "source", src.Name, "file", path, "attempts", n, "err", err)
 	}
 }
 

@@ -71,6 +71,11 @@ type positions struct {
 	lock *os.File
 	now  func() time.Time
 
+	// saving is held for a whole save, and by close: once closed, the
+	// folder is another agent's to use, so nothing more is written.
+	saving sync.Mutex
+	closed bool
+
 	mu sync.Mutex
 	// live are the positions of files followed in this run; saved are
 	// those loaded at start that no file has matched yet.
@@ -263,6 +268,11 @@ func (p *positions) committed(id pipeline.FileID) (int64, bool) {
 // to a temporary file in the folder, synced, renamed over the old one, and
 // the folder synced, so that a crash leaves the old file or the new one.
 func (p *positions) save() error {
+	p.saving.Lock()
+	defer p.saving.Unlock()
+	if p.closed {
+		return nil
+	}
 	p.mu.Lock()
 	if !p.dirty {
 		p.mu.Unlock()
@@ -331,7 +341,14 @@ func writeAtomic(dir, name string, data []byte) error {
 	return nil
 }
 
-// close releases the state folder's lock.
+// close releases the state folder's lock, after any save in progress; no
+// save writes after it (a second signal leaves the stages running until
+// the process exits).
 func (p *positions) close() {
-	p.lock.Close() // closing the descriptor releases the flock
+	p.saving.Lock()
+	defer p.saving.Unlock()
+	if !p.closed {
+		p.closed = true
+		p.lock.Close() // closing the descriptor releases the flock
+	}
 }

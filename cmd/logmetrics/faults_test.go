@@ -23,14 +23,14 @@ import (
 type fault int
 
 const (
-	pass       fault = iota // forward to InfluxDB
-	tooMany                 // 429 with Retry-After: 1
-	unavail                 // 503
-	internal                // 500
-	tooLarge                // 413 for a body over 16 KiB of line protocol
-	overLimit               // 413 for a body over 64 KiB of line protocol
-	stall                   // hold every request (pings too) until the phase ends, then forward it
-	cut                     // close the connection mid-request: before forwarding, or after (written, no answer)
+	pass      fault = iota // forward to InfluxDB
+	tooMany                // 429 with Retry-After: 1
+	unavail                // 503
+	internal               // 500
+	tooLarge               // 413 for a body over 16 KiB of line protocol
+	overLimit              // 413 for a body over 64 KiB of line protocol
+	stall                  // hold every request (pings too) until the phase ends, then forward it
+	cut                    // close the connection mid-request: before forwarding, or after (written, no answer)
 	numFaults
 )
 

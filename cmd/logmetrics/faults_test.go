@@ -275,7 +275,7 @@ func TestFaults(t *testing.T) {
 	// Phases end when their fault was applied to enough writes (or
 	// after maxPhase); between them the proxy passes writes until one
 	// more got through, which ends the sink's backoff.
-	const maxPhase = 10 * time.Second
+	maxPhase := scaled(10*time.Second, time.Minute)
 	times := scaled(1, 3)
 	answered := func(what string) int {
 		px.mu.Lock()

@@ -89,7 +89,11 @@ func TestOutageSameDataFolder(t *testing.T) {
 	}
 
 	recovered := waitStored(t, srv, "outage", atRestart, 15*time.Second, nil)
-	t.Logf("the %d lines written before the restart were all stored %v after it", atRestart, recovered.Round(time.Millisecond))
+	if got := stored(t, srv, "outage"); got < atRestart {
+		t.Errorf("delivery did not resume: %d of the %d lines written before the restart stored %v after it", got, atRestart, recovered.Round(time.Millisecond))
+	} else {
+		t.Logf("the %d lines written before the restart were all stored %v after it", atRestart, recovered.Round(time.Millisecond))
+	}
 	time.Sleep(time.Until(up.Add(time.Second)))
 	close(stopWriting)
 	wg.Wait()

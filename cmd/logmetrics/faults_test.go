@@ -248,7 +248,7 @@ func TestFaults(t *testing.T) {
 		"  batch_size = 2000\n  flush_interval = \"100ms\"\n  timeout = \"2s\"\n"))
 	w := newLogWriter(t, filepath.Join(dir, "app.log"), filepath.Join(t.TempDir(), "segments"))
 	w.poison = 1000
-	a := startAgentFor(t, scaled(30*time.Second, 10*time.Minute), dir, "run", "-config", "rules.hcl")
+	a := startAgentFor(t, scaled(30*time.Second, 15*time.Minute), dir, "run", "-config", "rules.hcl")
 	a.waitStderr("following files")
 
 	var wg sync.WaitGroup
@@ -332,7 +332,7 @@ func TestFaults(t *testing.T) {
 	lines := w.written()
 	state := filepath.Join(dir, "state")
 	dead := func() int { p, _ := deadLetters(t, state); return len(p) }
-	took := waitStored(t, srv, "faults", lines, 20*time.Second, dead)
+	took := waitStored(t, srv, "faults", lines, scaled(20*time.Second, 5*time.Minute), dead)
 	t.Logf("%d lines (%d with a field type conflict) written in %v under faults; all in %v after the faults ended",
 		lines, w.poisoned, time.Since(start).Round(time.Millisecond)-took, took.Round(time.Millisecond))
 	if _, err := a.stop(syscall.SIGTERM); err != nil {

@@ -98,7 +98,7 @@ func TestOutageSameDataFolder(t *testing.T) {
 	close(stopWriting)
 	wg.Wait()
 	lines := w.written()
-	waitStored(t, srv, "outage", lines, 15*time.Second, nil)
+	waitStored(t, srv, "outage", lines, scaled(15*time.Second, 5*time.Minute), nil)
 	if _, err := a.stop(syscall.SIGTERM); err != nil {
 		t.Errorf("run after SIGTERM: %v", err)
 	}

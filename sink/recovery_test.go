@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,26 @@ func TestRunResumesWhenServerBack(t *testing.T) {
 			ping:      downUntil(refused),
 			wantLast:  back + 500*time.Millisecond,
 			wantPings: 1 + 3 + 7 + 5, // in the 2 s, 4 s and 8 s waits; then 16.5 ... 20.5
+		},
+		{
+			// The write at 15.5 s is cut (EOF through a proxy); the
+			// server is back at 16 s, so every ping of that wait
+			// succeeds: the failed write alone says it was down.
+			name: "connection cut, server back just after the write",
+			write: func(at time.Duration) error {
+				if at < 16*time.Second {
+					return &WriteError{Err: io.ErrUnexpectedEOF}
+				}
+				return nil
+			},
+			ping: func(at time.Duration) error {
+				if at < 16*time.Second {
+					return io.ErrUnexpectedEOF
+				}
+				return nil
+			},
+			wantLast:  16500 * time.Millisecond,
+			wantPings: 1 + 3 + 7 + 1,
 		},
 		{
 			name:      "503 from a proxy while the server behind it is down",

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -658,7 +657,10 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		}
 		s.stats.retries.Add(1)
 		probe := retryAfter == 0 && (class == classNetwork || class == classServer)
-		if err := s.pause(ctx, delay, probe, class == classNetwork && dialFailed(err)); err != nil {
+		// A write that got no answer at all says the server is down
+		// (or the way to it is): the first good ping ends the wait. A
+		// 5xx says the server is up; only a failed ping makes it down.
+		if err := s.pause(ctx, delay, probe, class == classNetwork); err != nil {
 			return err
 		}
 	}
@@ -676,8 +678,9 @@ var errServerBack = errors.New("server answers again")
 // pause waits delay before a retry, or less: with probe set and a
 // Destination that pings, it pings every pingInterval meanwhile and ends
 // the wait at the first successful ping after the server was seen down
-// (a failed ping, or, with down, the failed write could not even
-// connect). A server that answers pings all along while its writes fail
+// (a failed ping, or, with down, the failed write got no answer at all:
+// refused, cut or timed out; a slow server's timed-out writes are still
+// spaced by the write timeout). A server that answers pings all along while its writes fail
 // (a 500 of its own) gets the whole backoff. A wait for a Retry-After,
 // and after statuses that say the server is up (429, 4xx, 3xx), has no
 // probes: the caller leaves probe unset. It returns an error only when ctx
@@ -737,14 +740,6 @@ func (s *Sink) probe(ctx context.Context, p pinger, end time.Time, down bool, ba
 		}
 		t.Reset(pingInterval)
 	}
-}
-
-// dialFailed reports whether a write failed before reaching the server:
-// the connection was refused or could not be made. A reset or a timeout
-// may come from a server that is up but slow, so it does not count.
-func dialFailed(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // isolate handles lines [lo, hi) that the server refused (400, 422),

@@ -253,17 +253,6 @@ func (p *positions) commit(ack pipeline.Ack) {
 	p.dirty = true
 }
 
-// committed returns the committed offset of a live file, for tests.
-func (p *positions) committed(id pipeline.FileID) (int64, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pos := p.live[id]
-	if pos == nil {
-		return 0, false
-	}
-	return pos.Offset, true
-}
-
 // save writes the positions file if anything moved since the last save:
 // to a temporary file in the folder, synced, renamed over the old one, and
 // the folder synced, so that a crash leaves the old file or the new one.

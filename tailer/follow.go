@@ -444,6 +444,9 @@ func (f *follower) check() fileState {
 	if f.moved.IsZero() || changed {
 		if f.moved.IsZero() {
 			f.log.Info("file renamed or deleted: reading it to its end", "grace", rotateGrace)
+			if f.tl != nil {
+				f.tl.wakeDiscovery()
+			}
 		}
 		f.moved = now
 		return fileSame

@@ -32,7 +32,11 @@ const forgetAfter = 7 * 24 * time.Hour
 
 // position is one file's entry in the positions file.
 type position struct {
-	Path             string `json:"path"`
+	Path string `json:"path"`
+	// FollowedAs is the path a source's globs matched when the file was
+	// first followed: after a rotation Path is the rotated name, which no
+	// glob may match, and a restart looks for the rest by this one.
+	FollowedAs       string `json:"followed_as,omitempty"`
 	Dev              uint64 `json:"dev"`
 	Inode            uint64 `json:"inode"`
 	Fingerprint      string `json:"fingerprint"` // FNV-1a, 16 hex digits
@@ -179,6 +183,9 @@ func (p *positions) claim(s position, path string, id pipeline.FileID) bool {
 		return false
 	}
 	p.saved = slices.Delete(p.saved, i, i+1)
+	if s.FollowedAs == "" {
+		s.FollowedAs = s.Path
+	}
 	s.Path = path
 	// The file may have grown: its fingerprint now covers more.
 	s.Fingerprint, s.FingerprintBytes = hexFingerprint(id.Fingerprint), id.FingerprintBytes
@@ -234,7 +241,7 @@ func (p *positions) start(path string, id pipeline.FileID, from int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live[id] = &position{
-		Path: path, Dev: id.Dev, Inode: id.Ino,
+		Path: path, FollowedAs: path, Dev: id.Dev, Inode: id.Ino,
 		Fingerprint: hexFingerprint(id.Fingerprint), FingerprintBytes: id.FingerprintBytes,
 		Offset: from, ReplayFrom: from, Updated: p.now(),
 	}

@@ -189,3 +189,24 @@ func TestPositionsErrors(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestPositionsSavedAtDiscovery: a file found while running is in the
+// positions file as soon as it is placed, not a save tick later, so a kill
+// right after cannot make the restart take it for a file found at startup
+// (start_at = "end" would then skip its lines).
+func TestPositionsSavedAtDiscovery(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfg := Config{Sources: []Source{{Name: "app", Paths: []string{filepath.Join(dir, "*.log")}}}, StateDir: state}
+	r := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	r.poll() // startup discovery done
+	path := filepath.Join(dir, "b.log")
+	write(t, path, "n=1\n")
+	r.poll() // takes the tick: the next discovery runs...
+	r.poll() // ...and is done once the one after is taken
+	doc := readPositions(t, state)
+	if len(doc.Files) != 1 || doc.Files[0].Path != path || doc.Files[0].ReplayFrom != 0 {
+		t.Errorf("positions right after b.log was found: %+v", doc)
+	}
+	r.recv(1)
+}

@@ -318,3 +318,65 @@ func TestCopyTruncateBehindNoCopy(t *testing.T) {
 		t.Errorf("lost %d bytes, want the unread %d", lost, size-read)
 	}
 }
+
+// TestRotatedWhileDownTwice: the rest of a file rotated while the agent was
+// down, stopped again before it was read to its end (its position now under
+// the rotated name, which no glob matches), is found again at the next
+// start and read on from where delivery stopped.
+func TestRotatedWhileDownTwice(t *testing.T) {
+	fastRotation(t)
+	for _, tc := range []struct {
+		name, rest string
+		rotate     func(t *testing.T, dir string)
+	}{
+		{"renamed", "app.log.1", func(t *testing.T, dir string) {
+			if err := os.Rename(filepath.Join(dir, "app.log"), filepath.Join(dir, "app.log.1")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"gzip", "app.log.1.gz", func(t *testing.T, dir string) {
+			data, err := os.ReadFile(filepath.Join(dir, "app.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(dir, "app.log.1.gz"), string(gzipData(t, data)))
+			if err := os.Remove(filepath.Join(dir, "app.log")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.log")
+			write(t, path, numbered("a", 0, 3))
+			cfg := Config{Sources: []Source{source(path)}, StateDir: filepath.Join(dir, "state")}
+			deliverThrough(t, cfg, 3, 1) // a0, a1 delivered
+			appendTo(t, path, numbered("a", 3, 7))
+			tc.rotate(t, dir)
+			write(t, path, numbered("b", 0, 2))
+
+			// The second run reads the rest and stops after a4 is delivered.
+			acks := make(chan pipeline.Ack)
+			second := startRunAcks(t, cfg, acks)
+			for {
+				l := second.recv(1)[0]
+				if filepath.Base(l.Path) == tc.rest && l.Text == "a4" {
+					acks <- pipeline.Ack{Origin: l.Origin}
+					break
+				}
+			}
+			second.stop()
+
+			// The new app.log was not delivered either: read again too.
+			third := startRunAcks(t, cfg, make(chan pipeline.Ack))
+			got := byFile(t, third.recv(8+2))
+			want := map[string][]seen{
+				tc.rest:   append(seenLines(tc.rest, "a", 0, 5, 7), seen{tc.rest, "EOF", false}),
+				"app.log": seenLines("app.log", "b", 0, 0, 2),
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("third run (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -206,12 +206,27 @@ func (t *Tailer) resumeRotated(ctx context.Context, wg *sync.WaitGroup, lines ch
 		if s.End > 0 && s.Offset >= s.End {
 			continue // released after a rotation, and delivered to its end
 		}
-		src, ok := t.sourceOf(s.Path)
+		// Look by the name a glob followed it under, and at the name it
+		// was last seen under (a rotated name, if it was being read
+		// there when the agent stopped).
+		followed := s.FollowedAs
+		if followed == "" {
+			followed = s.Path
+		}
+		src, ok := t.sourceOf(followed)
 		if !ok {
 			continue // no source follows it any more
 		}
+		cands := find.of(followed)
+		if s.Path != followed {
+			if c := find.open(s.Path); c != nil && !t.isLive(c.in) {
+				last := *c
+				last.named = true
+				cands = append([]candidate{last}, cands...)
+			}
+		}
 		found := false
-		for _, c := range find.of(s.Path) {
+		for _, c := range cands {
 			if claimed[c.path] {
 				continue
 			}

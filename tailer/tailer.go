@@ -47,6 +47,7 @@ type Tailer struct {
 	// error opening them), tried again at every discovery.
 	unopened map[string]*FileStats
 	maxOpen  int // files held open at most: see maxOpenFiles
+	wake     chan struct{}
 	// released are the files read to their end after a rotation, so that
 	// one found again under its new name is not read twice.
 	released map[inode]released
@@ -98,6 +99,7 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 		live:     make(map[inode]*follower),
 		released: make(map[inode]released),
 		unopened: make(map[string]*FileStats),
+		wake:     make(chan struct{}, 1),
 		maxOpen:  maxOpenFiles(),
 		copies:   make(map[inode]bool),
 		ignored:  make(map[string]bool),
@@ -208,14 +210,32 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 		defer tk.Stop()
 		tick = tk.C
 	}
+	// Positions are saved right after each discovery too, not only at the
+	// next save tick: a file placed at its end (start_at = "end") or found
+	// new must be known as such if the agent is killed a moment later, or
+	// its restart would take it for a file found at startup.
 	t.discover(ctx, &wg, lines, followStartup)
+	t.savePositions()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
-			t.discover(ctx, &wg, lines, followFound)
+		case <-t.wake:
 		}
+		t.discover(ctx, &wg, lines, followFound)
+		t.savePositions()
+	}
+}
+
+// wakeDiscovery asks for a discovery now rather than at the next tick: a
+// follower saw its path name another file, which is its successor and
+// may be renamed away again before the tick (size-based rotation at a
+// high rate).
+func (t *Tailer) wakeDiscovery() {
+	select {
+	case t.wake <- struct{}{}:
+	default: // one is already asked for
 	}
 }
 

@@ -263,7 +263,6 @@ func renameTo(t *testing.T, from, to string) {
 // followed file's successor, and its lines reached the log.
 func TestRotationFasterThanDiscovery(t *testing.T) {
 	t.Parallel()
-	knownFailure(t, "a file that lives under the followed name for less than the discovery interval is never read: its lines are lost")
 	srv := influxtest.Start(t)
 	srv.CreateDatabase(t, "fast")
 	dir := t.TempDir()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +83,9 @@ type follower struct {
 	// Written by run, read by Stats.
 	lines, tooLong atomic.Int64
 	err            atomic.Pointer[error]
+	// wholeAt is when the file was last found not truncated: copies made
+	// after it may hold contents never seen (see readMissed).
+	wholeAt time.Time
 	// idle is set while the file is read to its end (for tests).
 	idle atomic.Bool
 	// truncations counts the times the file was found truncated; lost
@@ -335,7 +339,11 @@ func (f *follower) truncated(ctx context.Context, lines chan<- pipeline.Line) er
 	f.truncations.Add(1)
 	f.noteSize()
 	known := max(f.sizeSeen, f.sp.pos)
-	if c, ok := f.copyOf(); ok {
+	since, old := f.wholeAt, *f.print.Load()
+	// Every copy that starts like the file is tried, newest first: a short
+	// fingerprint may match several, and a wrong one fails the check of
+	// the bytes before the read offset before it passes anything on.
+	for _, c := range f.copiesOf() {
 		from := f.sp.pos
 		err := f.readCopy(ctx, c, lines)
 		if ctx.Err() != nil {
@@ -344,9 +352,9 @@ func (f *follower) truncated(ctx context.Context, lines chan<- pipeline.Line) er
 		if err == nil {
 			f.log.Info("file truncated: read the rest of it from its copy", "copy", c.path, "from", from, "to", f.sp.pos)
 			known = f.sp.pos
-		} else {
-			f.log.Warn("file truncated: its copy does not hold its rest", "copy", c.path, "err", err)
+			break
 		}
+		f.log.Debug("file truncated: this copy does not hold its rest", "copy", c.path, "err", err)
 	}
 	// An unfinished last line held by the splitter is lost with the rest.
 	if lost := known - f.sp.end; lost > 0 {
@@ -358,7 +366,67 @@ func (f *follower) truncated(ctx context.Context, lines chan<- pipeline.Line) er
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if err := f.readMissed(ctx, lines, since, old); err != nil {
+		return err
+	}
 	f.restart()
+	return nil
+}
+
+// readMissed reads, oldest first, the rotated copies made since the file
+// was last seen whole that hold contents it never saw: copytruncate
+// repeated while the follower was held up (InfluxDB down, the tailer
+// paused) or faster than its polls writes, copies and truncates whole
+// contents between two looks. A copy starting like the content just
+// released (old), or read, followed or released already, is not one. Each
+// is read from its start as a file of its own, then released. It returns
+// an error only when ctx is done.
+func (f *follower) readMissed(ctx context.Context, lines chan<- pipeline.Line, since time.Time, old position) error {
+	var missed []candidate
+	for _, c := range f.tl.siblingFinder(globMatches(f.globs)).of(f.path) {
+		if c.named && c.fi.ModTime().After(since) && !startsWith(c.head, old) && !f.tl.isLive(c.in) && !f.tl.isReleased(c.in) {
+			missed = append(missed, c)
+		}
+	}
+	slices.SortFunc(missed, func(a, b candidate) int { return a.fi.ModTime().Compare(b.fi.ModTime()) })
+	for _, c := range missed {
+		if err := f.readWhole(ctx, c, lines); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f.log.Warn("a copy made while the file was not looked at could not be read", "copy", c.path, "err", err)
+		}
+	}
+	return nil
+}
+
+// readWhole reads c from its start as its own identity and releases it.
+func (f *follower) readWhole(ctx context.Context, c candidate, lines chan<- pipeline.Line) error {
+	file, err := os.Open(c.path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	id, err := Identify(file)
+	if err != nil {
+		return err
+	}
+	r, err := decompress(file, c.packed)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f.log.Info("reading a copy made while the file was not looked at", "copy", c.path)
+	f.id, f.self, f.replayUntil, f.copyPath = id, id, 0, c.path
+	defer func() { f.copyPath = "" }()
+	f.sp.reset(0)
+	f.seenTail = f.seenTail[:0]
+	f.pos.start(c.path, id, 0)
+	if err := f.readStream(ctx, r, lines); err != nil {
+		return err
+	}
+	f.release(ctx, lines)
+	f.tl.drained(c.in, id, c.fi.Size())
 	return nil
 }
 
@@ -432,6 +500,7 @@ func (f *follower) check() fileState {
 	at, err := os.Stat(f.path)
 	if !f.rotated && err == nil && os.SameFile(fi, at) {
 		f.moved = time.Time{}
+		f.wholeAt = time.Now()
 		return fileSame
 	}
 	if !f.rotated && err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -278,15 +278,24 @@ func globMatches(globs []string) []string {
 // offset, now that the file was truncated: a sibling that starts as the
 // file did and holds at least as much (unknown for a compressed one, which
 // readRest checks). It returns false when there is none.
-func (f *follower) copyOf() (candidate, bool) {
+func (f *follower) copiesOf() []candidate {
 	print := f.print.Load()
 	if print.FingerprintBytes == 0 {
-		return candidate{}, false
+		return nil
 	}
+	var out []candidate
 	for _, c := range f.tl.siblingFinder(globMatches(f.globs)).of(f.path) {
 		if c.holdsRest(*print, f.sp.pos) {
-			return c, true
+			out = append(out, c)
 		}
 	}
-	return candidate{}, false
+	return out
+}
+
+// isReleased reports whether the file in was read to its end and let go.
+func (t *Tailer) isReleased(in inode) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.released[in]
+	return ok
 }

@@ -582,6 +582,9 @@ func (t *Tailer) newFollower(src Source, path string, file *os.File) *follower {
 		pos:    t.pos,
 		tl:     t,
 		globs:  src.Paths,
+		// Copies older than the follower are history, never contents
+		// it missed (see readMissed).
+		wholeAt: time.Now(),
 	}
 	f.sp.limit = f.limit
 	return f

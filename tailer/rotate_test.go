@@ -321,3 +321,35 @@ func TestAlikeFilesAreRead(t *testing.T) {
 	r.recv(90)
 	r.poll()
 }
+
+// TestCopyTruncateTwiceWhileHeldUp: copytruncate twice while the follower is
+// held up (nothing takes its lines, as when InfluxDB is down): the rest of
+// the first content comes from its copy, the whole second content from the
+// copy it never saw as the live file, then the third from the file.
+func TestCopyTruncateTwiceWhileHeldUp(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, numbered("a", 0, 20))
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	got := texts(r.recv(2)) // the follower is now blocked on the channel
+	copyTruncate := func(to, next string) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, to), string(data))
+		write(t, path, next) // truncate and write the next content
+	}
+	copyTruncate("app.log.1", numbered("b", 0, 20))
+	copyTruncate("app.log.2", numbered("c", 0, 20))
+	for len(got) < 60 {
+		got = append(got, texts(r.recv(1))...)
+	}
+	slices.Sort(got)
+	want := append(append(want("a", 0, 20), want("b", 0, 20)...), want("c", 0, 20)...)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}

@@ -353,3 +353,48 @@ func TestCopyTruncateTwiceWhileHeldUp(t *testing.T) {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
+
+// TestReleasedInodeReused: a file opened empty, written, deleted and
+// released; a new file that gets its inode is a new file, not the released
+// one (which was told by the few bytes it had when opened).
+func TestReleasedInodeReused(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "")
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	r.poll()
+	appendTo(t, path, numbered("a", 0, 3))
+	r.recv(3)
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := inodeOf(st)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	r.recvUntilEOF()
+	// Create files until one gets the released inode (ext4 and tmpfs
+	// reuse freed inodes soon); the others are moved aside.
+	for i := 0; ; i++ {
+		write(t, path, numbered("b", 0, 2))
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in, _ := inodeOf(st); in == old {
+			break
+		}
+		if i == 50 {
+			t.Skip("the file system did not reuse the inode")
+		}
+		if err := os.Rename(path, filepath.Join(dir, fmt.Sprintf("other%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.poll()
+	if diff := cmp.Diff(want("b", 0, 2), texts(r.recv(2))); diff != "" {
+		t.Errorf("the file on the reused inode (-want +got):\n%s", diff)
+	}
+}

@@ -380,7 +380,9 @@ func (t *Tailer) known(src Source, path string, fi os.FileInfo) bool {
 	}
 	defer file.Close()
 	same, err := sameFile(file, r.id, positionOf(r.id))
-	if err != nil || !same {
+	// A file released empty has no first bytes to tell a new file on its
+	// inode apart by, and nothing of it to protect.
+	if err != nil || !same || r.id.FingerprintBytes == 0 {
 		t.mu.Lock()
 		delete(t.released, in)
 		t.mu.Unlock()
@@ -619,10 +621,17 @@ func (t *Tailer) letGo(f *follower) {
 			end = fi.Size()
 		}
 	}
+	// Its identity now, not the one it had when opened: a file opened
+	// empty or short has a fingerprint of few bytes, which would match any
+	// new file that reuses its inode and keep it from being read.
+	id := f.self
+	if now, err := Identify(f.file); err == nil && now.Dev == id.Dev && now.Ino == id.Ino {
+		id = now
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.live, f.in)
-	t.released[f.in] = released{id: f.self, end: end}
+	t.released[f.in] = released{id: id, end: end}
 }
 
 // place identifies a newly matched file and returns where to start

@@ -36,15 +36,22 @@ type agent struct {
 	exitErr  error
 }
 
-// startAgent starts `logmetrics args...` in dir. The process is killed, if
-// it still runs, when the test ends.
+// startAgent starts `logmetrics args...` in dir, killed after agentLimit.
+// The process is killed, if it still runs, when the test ends.
 func startAgent(t *testing.T, dir string, args ...string) *agent {
+	t.Helper()
+	return startAgentFor(t, agentLimit, dir, args...)
+}
+
+// startAgentFor is startAgent with its own time limit, for runs longer
+// than agentLimit (the soak).
+func startAgentFor(t *testing.T, limit time.Duration, dir string, args ...string) *agent {
 	t.Helper()
 	bin, err := exec.LookPath("logmetrics")
 	if err != nil {
 		t.Fatalf("TestMain should have put logmetrics in $PATH: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), agentLimit)
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GORACE="+gorace())

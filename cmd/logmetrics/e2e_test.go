@@ -8,14 +8,11 @@ package main
 // longer.
 
 import (
-	"bufio"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -53,52 +50,6 @@ func knownFailure(t *testing.T, what string) {
 	if os.Getenv("LOGMETRICS_KNOWN_FAILURES") != "1" {
 		t.Skipf("known failure: %s (run with LOGMETRICS_KNOWN_FAILURES=1)", what)
 	}
-}
-
-// startAgentFor is startAgent with its own time limit, for runs longer
-// than agentLimit (the soak).
-func startAgentFor(t *testing.T, limit time.Duration, dir string, args ...string) *agent {
-	t.Helper()
-	bin, err := exec.LookPath("logmetrics")
-	if err != nil {
-		t.Fatalf("TestMain should have put logmetrics in $PATH: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), limit)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GORACE="+gorace())
-	cmd.WaitDelay = time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	a := &agent{t: t, cmd: cmd, ctx: ctx, changed: make(chan struct{}, 1), stderrDone: make(chan struct{})}
-	lines := make(chan string)
-	go func() { // ends at EOF, when the process has exited; exit waits for it
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go a.readStderr(stderr)
-	a.stdout = lines
-	t.Cleanup(func() {
-		cancel()
-		a.exit()
-	})
-	return a
 }
 
 // e2eRules is the rules file of the end-to-end tests: logfmt lines

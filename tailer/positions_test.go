@@ -49,14 +49,10 @@ func TestPositionsResume(t *testing.T) {
 	write(t, path, "a\nbb\nccc\n")
 	cfg := Config{Sources: []Source{source(path)}, StateDir: state}
 
-	acks := make(chan pipeline.Ack)
-	first := startRunAcks(t, cfg, acks)
-	got := first.recv(3)
+	got := deliverThrough(t, cfg, 3, 1) // "bb" delivered, "ccc" not
 	if got[0].File != got[2].File || got[0].File.Ino == 0 || got[0].File.FingerprintBytes != 9 {
 		t.Fatalf("identities %+v, %+v", got[0].File, got[2].File)
 	}
-	acks <- pipeline.Ack{Origin: got[1].Origin} // "bb" delivered, "ccc" not
-	first.stop()
 	doc := readPositions(t, state)
 	if len(doc.Files) != 1 || doc.Files[0].Offset != 5 || doc.Files[0].ReplayFrom != 0 || doc.Files[0].Path != path {
 		t.Fatalf("positions %+v", doc)
@@ -99,11 +95,7 @@ func TestPositionsOtherFile(t *testing.T) {
 	path := filepath.Join(dir, "app.log")
 	write(t, path, "a\nbb\n")
 	cfg := Config{Sources: []Source{source(path)}, StateDir: state}
-	acks := make(chan pipeline.Ack)
-	first := startRunAcks(t, cfg, acks)
-	got := first.recv(2)
-	acks <- pipeline.Ack{Origin: got[1].Origin}
-	first.stop()
+	deliverThrough(t, cfg, 2, 1)
 
 	// Same inode, other first bytes: rewritten in place, longer.
 	write(t, path, "x\nyy\nzzz\n")
@@ -122,11 +114,7 @@ func TestPositionsShorterFile(t *testing.T) {
 	path := filepath.Join(dir, "app.log")
 	write(t, path, "a\nbb\nccc\n")
 	cfg := Config{Sources: []Source{source(path)}, StateDir: state}
-	acks := make(chan pipeline.Ack)
-	first := startRunAcks(t, cfg, acks)
-	got := first.recv(3)
-	acks <- pipeline.Ack{Origin: got[2].Origin}
-	first.stop()
+	deliverThrough(t, cfg, 3, 2)
 
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)

@@ -273,11 +273,7 @@ func (e *Extractor) problem(r *rule, c *atomic.Uint64, line *pipeline.Line, what
 // counters are the record.
 func count(c *atomic.Uint64) (uint64, bool) {
 	n := c.Add(1)
-	m := n
-	for m%10 == 0 {
-		m /= 10
-	}
-	return n, m == 1
+	return n, pipeline.Sampled(n)
 }
 
 func (s *source) sample(line *pipeline.Line) {

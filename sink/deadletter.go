@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
 
 // Reasons for setting points aside, as written in the dead-letter file.
@@ -49,7 +51,7 @@ func (s *Sink) setAside(lo, hi int, reason string, status int, err error) {
 	if s.dead.path == "" {
 		s.count(reason, points, false)
 		s.setAsides++
-		if sampled(s.setAsides) {
+		if pipeline.Sampled(s.setAsides) {
 			s.log.Error("points dropped (no dead-letter file)", "reason", reason, "status", status,
 				"points", points, "bytes", bytes, "file", first.path, "offset", first.offset,
 				"occurrence", s.setAsides, "err", msg)
@@ -73,7 +75,7 @@ func (s *Sink) setAside(lo, hi int, reason string, status int, err error) {
 	if werr != nil {
 		s.count(reason, points-kept, true)
 		s.deadFailures++
-		if sampled(s.deadFailures) {
+		if pipeline.Sampled(s.deadFailures) {
 			s.log.Error("dead letter not written: points dropped", "reason", reason, "status", status,
 				"points", points-kept, "file", first.path, "offset", first.offset,
 				"dead_letters", s.dead.path, "occurrence", s.deadFailures, "err", werr)
@@ -83,7 +85,7 @@ func (s *Sink) setAside(lo, hi int, reason string, status int, err error) {
 		return
 	}
 	s.setAsides++
-	if sampled(s.setAsides) {
+	if pipeline.Sampled(s.setAsides) {
 		s.log.Error("points set aside in the dead-letter file", "reason", reason, "status", status,
 			"points", kept, "bytes", bytes, "file", first.path, "offset", first.offset,
 			"dead_letters", s.dead.path, "occurrence", s.setAsides, "err", msg)

@@ -330,18 +330,6 @@ func TestRunLogsSampled(t *testing.T) {
 	}
 }
 
-func TestSampled(t *testing.T) {
-	var got []uint64
-	for n := range uint64(2001) {
-		if sampled(n) {
-			got = append(got, n)
-		}
-	}
-	if diff := cmp.Diff([]uint64{1, 10, 100, 1000}, got); diff != "" {
-		t.Errorf("sampled (-want +got):\n%s", diff)
-	}
-}
-
 // The default jitter takes any duration: Retry-After/5 and MaxRetryDelay/5
 // can be 0.
 func TestJitterNotPositive(t *testing.T) {

@@ -562,16 +562,6 @@ func classify(status int) class {
 	return classUnexpected
 }
 
-// sampled reports whether the nth occurrence of a problem is logged: the
-// 1st, 10th, 100th, ..., as extract samples per-line problems, so that a
-// storm costs a few lines and the counters tell the rest.
-func sampled(n uint64) bool {
-	for n > 0 && n%10 == 0 {
-		n /= 10
-	}
-	return n == 1
-}
-
 // send writes lines [lo, hi) of the batch until they are written or
 // dropped, and then moves s.done to hi. It returns an error only when ctx
 // ends first.
@@ -621,7 +611,7 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 				s.setAside(lo, hi, reasonTooLarge, status, err)
 				return nil
 			default:
-				if sampled(n) {
+				if pipeline.Sampled(n) {
 					s.log.Warn("batch too large: splitting", "status", status, "points", points, "bytes", len(body), "occurrence", n)
 				}
 				mid := lo + points/2
@@ -760,7 +750,7 @@ func (s *Sink) isolate(ctx context.Context, lo, hi, status, refused int, err err
 		return nil
 	}
 	s.refusals++
-	if sampled(s.refusals) {
+	if pipeline.Sampled(s.refusals) {
 		s.log.Warn("write refused: resending in halves to find the refused points",
 			"status", status, "points", points, "refused", refused, "occurrence", s.refusals, "err", err)
 	}

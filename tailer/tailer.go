@@ -533,18 +533,9 @@ func (t *Tailer) notOpened(src Source, path string, err error, level slog.Level)
 	u.Attempts++
 	n := u.Attempts
 	t.mu.Unlock()
-	if sampledCount(n) {
+	if pipeline.Sampled(uint64(n)) {
 		t.log.Log(context.Background(), level, "file not opened yet; trying again", "source", src.Name, "file", path, "attempts", n, "err", err)
 	}
-}
-
-// sampledCount reports whether the nth occurrence of a problem is logged:
-// the 1st, 10th, 100th, ...
-func sampledCount(n int64) bool {
-	for n > 0 && n%10 == 0 {
-		n /= 10
-	}
-	return n == 1
 }
 
 // followFinite reads c, a copy or compressed file found at startup, as the

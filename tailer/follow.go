@@ -86,6 +86,9 @@ type follower struct {
 	// wholeAt is when the file was last found not truncated: copies made
 	// after it may hold contents never seen (see readMissed).
 	wholeAt time.Time
+	// releasedPrints are the prints of the contents it released lately
+	// (see remember).
+	releasedPrints []position
 	// idle is set while the file is read to its end (for tests).
 	idle atomic.Bool
 	// truncations counts the times the file was found truncated; lost
@@ -148,7 +151,9 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 	for {
 		grew, err := f.read(ctx, lines)
 		if errors.Is(err, errRewritten) {
-			err = f.truncated(ctx, lines)
+			// The new content is read at once and at the busy pace: a
+			// writer that is refilling it may truncate it again soon.
+			err, grew = f.truncated(ctx, lines), true
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -166,6 +171,7 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 			if f.truncated(ctx, lines) != nil {
 				return
 			}
+			interval = readInterval
 			continue
 		case fileReleased:
 			f.tl.letGo(f)
@@ -203,6 +209,9 @@ func (f *follower) read(ctx context.Context, lines chan<- pipeline.Line) (grew b
 		return false, errRewritten
 	}
 	data := buf[k:n]
+	if f.sp.pos == int64(k) && !f.sameHead(buf[:n]) {
+		return false, errRewritten
+	}
 	if len(data) == 0 {
 		return false, nil
 	}
@@ -217,6 +226,25 @@ func (f *follower) read(ctx context.Context, lines chan<- pipeline.Line) (grew b
 		f.refine()
 	}
 	return true, err
+}
+
+// sameHead reports whether head, the file's content from its start as read
+// now, is still the content the follower identified: until tailBytes of it
+// are read, the bytes before the read offset are too few to notice a
+// rewrite (a copytruncate and refill between the identification and the
+// first read). It is checked against the fingerprint; a content
+// identified while empty has none, so when there is a rotated copy made
+// since that it never saw, its head cannot be the content it identified.
+func (f *follower) sameHead(head []byte) bool {
+	print := f.print.Load()
+	switch {
+	case print == nil:
+		return true
+	case print.FingerprintBytes > 0:
+		return startsWith(head, *print)
+	default:
+		return len(head) == 0 || len(f.missed(f.wholeAt)) == 0
+	}
 }
 
 // emitter returns the splitter's emit for this file: it counts each line
@@ -337,9 +365,10 @@ func (f *follower) release(ctx context.Context, lines chan<- pipeline.Line) {
 // ctx is done.
 func (f *follower) truncated(ctx context.Context, lines chan<- pipeline.Line) error {
 	f.truncations.Add(1)
-	f.noteSize()
+	// sizeSeen, not a stat now: the size now is the new content's.
 	known := max(f.sizeSeen, f.sp.pos)
 	since, old := f.wholeAt, *f.print.Load()
+	f.remember(old)
 	// Every copy that starts like the file is tried, newest first: a short
 	// fingerprint may match several, and a wrong one fails the check of
 	// the bytes before the read offset before it passes anything on.
@@ -366,30 +395,82 @@ func (f *follower) truncated(ctx context.Context, lines chan<- pipeline.Line) er
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := f.readMissed(ctx, lines, since, old); err != nil {
+	if err := f.readMissed(ctx, lines, since); err != nil {
 		return err
 	}
 	f.restart()
 	return nil
 }
 
-// readMissed reads, oldest first, the rotated copies made since the file
-// was last seen whole that hold contents it never saw: copytruncate
-// repeated while the follower was held up (InfluxDB down, the tailer
-// paused) or faster than its polls writes, copies and truncates whole
-// contents between two looks. A copy starting like the content just
-// released (old), or read, followed or released already, is not one. Each
-// is read from its start as a file of its own, then released. It returns
-// an error only when ctx is done.
-func (f *follower) readMissed(ctx context.Context, lines chan<- pipeline.Line, since time.Time, old position) error {
-	var missed []candidate
+// recentPrints is how many prints of contents it released a follower
+// remembers (see remember).
+const recentPrints = 16
+
+// remember notes the print of a content the follower read and released: a
+// copy that starts like it (compressed since, so on another inode) holds
+// nothing missed.
+func (f *follower) remember(print position) {
+	if print.FingerprintBytes == 0 {
+		return
+	}
+	if len(f.releasedPrints) == recentPrints {
+		f.releasedPrints = f.releasedPrints[:copy(f.releasedPrints, f.releasedPrints[1:])]
+	}
+	f.releasedPrints = append(f.releasedPrints, print)
+}
+
+// missed returns, oldest first, the rotated copies made since the given
+// time that hold contents the follower never saw: not empty, not
+// followed or released (by inode), not starting like a content it
+// released, and not a copy of what the file holds now.
+func (f *follower) missed(since time.Time) []candidate {
+	var out []candidate
 	for _, c := range f.tl.siblingFinder(globMatches(f.globs)).of(f.path) {
-		if c.named && c.fi.ModTime().After(since) && !startsWith(c.head, old) && !f.tl.isLive(c.in) && !f.tl.isReleased(c.in) {
-			missed = append(missed, c)
+		if !c.named || len(c.head) == 0 || !c.fi.ModTime().After(since) || f.tl.isLive(c.in) || f.tl.isReleased(c.in) {
+			continue
+		}
+		if !slices.ContainsFunc(f.releasedPrints, func(p position) bool { return startsWith(c.head, p) }) && !f.holdsCurrent(c) {
+			out = append(out, c)
 		}
 	}
-	slices.SortFunc(missed, func(a, b candidate) int { return a.fi.ModTime().Compare(b.fi.ModTime()) })
-	for _, c := range missed {
+	slices.SortFunc(out, func(a, b candidate) int { return a.fi.ModTime().Compare(b.fi.ModTime()) })
+	return out
+}
+
+// holdsCurrent reports whether c is a copy of what the followed file holds
+// now (copied, not truncated yet): it starts alike and, uncompressed, also
+// ends as the file does at the copy's length.
+func (f *follower) holdsCurrent(c candidate) bool {
+	head := make([]byte, len(c.head))
+	if n, _ := f.file.ReadAt(head, 0); n < len(head) || !bytes.Equal(head, c.head) {
+		return false
+	}
+	if c.packed != uncompressed {
+		return true
+	}
+	size := c.fi.Size()
+	k := min(size, tailBytes)
+	mine, theirs := make([]byte, k), make([]byte, k)
+	if n, _ := f.file.ReadAt(mine, size-k); int64(n) < k {
+		return false
+	}
+	cf, err := os.Open(c.path)
+	if err != nil {
+		return false
+	}
+	defer cf.Close()
+	n, _ := cf.ReadAt(theirs, size-k)
+	return int64(n) == k && bytes.Equal(mine, theirs)
+}
+
+// readMissed reads, oldest first, the rotated copies made since the file
+// was last seen whole that hold contents it never saw (see missed):
+// copytruncate repeated while the follower was held up (InfluxDB down, the
+// tailer paused) or faster than its polls writes, copies and truncates
+// whole contents between two looks. Each is read from its start as a file
+// of its own, then released. It returns an error only when ctx is done.
+func (f *follower) readMissed(ctx context.Context, lines chan<- pipeline.Line, since time.Time) error {
+	for _, c := range f.missed(since) {
 		if err := f.readWhole(ctx, c, lines); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -417,6 +498,7 @@ func (f *follower) readWhole(ctx context.Context, c candidate, lines chan<- pipe
 	}
 	defer r.Close()
 	f.log.Info("reading a copy made while the file was not looked at", "copy", c.path)
+	f.remember(positionOf(id))
 	f.id, f.self, f.replayUntil, f.copyPath = id, id, 0, c.path
 	defer func() { f.copyPath = "" }()
 	f.sp.reset(0)
@@ -531,6 +613,7 @@ func (f *follower) restart() {
 	f.log.Info("file truncated: reading it from its start", "offset", f.sp.pos)
 	f.sp.reset(0)
 	f.seenTail, f.seenSize, f.sizeSeen, f.replayUntil, f.lastOff = f.seenTail[:0], 0, 0, 0, 0
+	f.wholeAt = time.Now() // what is identified now is whole
 	old := f.id
 	if id, err := Identify(f.file); err == nil {
 		f.id = id

@@ -398,3 +398,132 @@ func TestReleasedInodeReused(t *testing.T) {
 		t.Errorf("the file on the reused inode (-want +got):\n%s", diff)
 	}
 }
+
+// slowPolls makes the follower look at its file only every d, so that a
+// test can rotate it more than once between two looks.
+func slowPolls(t *testing.T, d time.Duration) {
+	ri, ii := readInterval, idleInterval
+	readInterval, idleInterval = d, d
+	t.Cleanup(func() { readInterval, idleInterval = ri, ii })
+}
+
+// copyTruncate copies path to to and truncates path: logrotate's
+// copytruncate, the application appending on at 0.
+func copyTruncate(t *testing.T, path, to string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, to, string(data))
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCopyTruncateWhileEmpty: a file identified while empty is written,
+// copied and truncated, then written again, all between two looks. Its
+// fingerprint (of no bytes) cannot tell the contents apart: the copy made
+// since the follower last saw the file is what it missed, and is read
+// before the file's new content.
+func TestCopyTruncateWhileEmpty(t *testing.T) {
+	slowPolls(t, time.Second)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "")
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	r.waitRead(path)
+	appendTo(t, path, numbered("a", 0, 20))
+	copyTruncate(t, path, filepath.Join(dir, "app.log.1"))
+	appendTo(t, path, numbered("b", 0, 20))
+	got := texts(r.recvUntilEOF())                // the empty identity, released
+	got = append(got, texts(r.recvUntilEOF())...) // the copy, read whole
+	got = append(got, texts(r.recv(20))...)
+	if diff := cmp.Diff(append(want("a", 0, 20), want("b", 0, 20)...), got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestCopyNotTruncatedYet: a file identified while empty is written and
+// copied, and the follower looks before the truncation. The copy is of
+// what the file holds now, not a content missed: its lines are read once,
+// from the file; after the truncation the copy holds no more of them.
+func TestCopyNotTruncatedYet(t *testing.T) {
+	slowPolls(t, 200*time.Millisecond)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "")
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	r.waitRead(path)
+	appendTo(t, path, numbered("a", 0, 20))
+	write(t, filepath.Join(dir, "app.log.1"), numbered("a", 0, 20))
+	got := texts(r.recv(20))
+	r.waitRead(path)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, numbered("b", 0, 20))
+	got = append(got, texts(r.recv(21))...) // and the EOF of the first content
+	if diff := cmp.Diff(append(want("a", 0, 20), want("b", 0, 20)...), got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestCopyTruncateFasterThanPolls: an application writing without pause
+// while its log is copied and truncated every 300 lines, faster than the
+// follower looks (every 0.7 s here), so that whole contents are written,
+// copied and truncated between two looks, and a content is truncated
+// before its first read: every line is read exactly once.
+func TestCopyTruncateFasterThanPolls(t *testing.T) {
+	slowPolls(t, 700*time.Millisecond)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "")
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	const rounds, perRound = 8, 300
+	wrote := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			wrote <- err
+			return
+		}
+		defer f.Close()
+		for round := range rounds {
+			for i := range perRound {
+				if _, err := fmt.Fprintf(f, "r%d-%d\n", round, i); err != nil {
+					wrote <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if round < rounds-1 {
+				data, err := os.ReadFile(path)
+				if err == nil {
+					err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("app.log.%d", round+1)), data, 0o644)
+				}
+				if err == nil {
+					err = f.Truncate(0)
+				}
+				if err != nil {
+					wrote <- err
+					return
+				}
+			}
+		}
+		wrote <- nil
+	}()
+	var got, wantLines []string
+	for round := range rounds {
+		wantLines = append(wantLines, want(fmt.Sprintf("r%d-", round), 0, perRound)...)
+	}
+	for len(got) < len(wantLines) {
+		got = append(got, texts(r.recv(1))...)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantLines, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}

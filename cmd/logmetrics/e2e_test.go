@@ -42,16 +42,6 @@ func scaled[T any](fast, long T) T {
 	return fast
 }
 
-// knownFailure skips the rest of a test that fails today unless
-// LOGMETRICS_KNOWN_FAILURES=1, so that the proof exists and runs on
-// demand while the product catches up. Each caller says what fails.
-func knownFailure(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("LOGMETRICS_KNOWN_FAILURES") != "1" {
-		t.Skipf("known failure: %s (run with LOGMETRICS_KNOWN_FAILURES=1)", what)
-	}
-}
-
 // e2eRules is the rules file of the end-to-end tests: logfmt lines
 // "t=SECONDS k=SERIES s=SEGMENT n=NUMBER" with the time from t, tags k and
 // s, and the integer field n. A line with kind=f makes n a float in the

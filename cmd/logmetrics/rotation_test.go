@@ -221,7 +221,6 @@ func TestRotationCopytruncateBehind(t *testing.T) {
 // soon after.
 func TestRotationCopytruncateNoPause(t *testing.T) {
 	t.Parallel()
-	knownFailure(t, "repeated copytruncate under continuous writes: whole truncated-and-refilled contents are never passed on (lines 400-799, 1600-1999 of 2,800), and a copy is refused as 'rewritten before the read offset'")
 	srv := influxtest.Start(t)
 	srv.CreateDatabase(t, "nopause")
 	dir := t.TempDir()

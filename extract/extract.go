@@ -33,6 +33,10 @@ type Extractor struct {
 	budget  *pipeline.Budget
 	// replayRec takes the points of replayed lines, which go nowhere.
 	replayRec pipeline.Record
+	// window, when set, keeps only the points whose own time (before
+	// separation) is in [since, until): see SetWindow.
+	window       bool
+	since, until int64
 
 	unknownSource atomic.Uint64
 }
@@ -55,6 +59,7 @@ type ruleCounters struct {
 	timeErrors, conversionErrors       atomic.Uint64
 	missing, noFields, compositeValues atomic.Uint64
 	seriesTooLong, displaced           atomic.Uint64
+	outside                            atomic.Uint64
 }
 
 // SetLogger sets where samples of per-line problems are logged.
@@ -67,6 +72,48 @@ func (e *Extractor) SetRecycler(r *pipeline.Recycler) { e.recycle = r }
 // SetBudget sets the budget Run takes each record's points from before it
 // sends the record; the sink gives them back once they are delivered.
 func (e *Extractor) SetBudget(b *pipeline.Budget) { e.budget = b }
+
+// SetWindow keeps only the points whose time, as parsed from their line,
+// is in [since, until). The points outside are still separated, so that
+// those inside get the times a run over every line gives them; they are
+// counted (OutsideWindow), not emitted.
+func (e *Extractor) SetWindow(since, until time.Time) {
+	e.window, e.since, e.until = true, since.UnixNano(), until.UnixNano()
+}
+
+// Release frees the collision separator's state of a file no line of
+// which follows (Run does it on a Line with EOF set).
+func (e *Extractor) Release(file pipeline.FileID) { e.sep.release(file) }
+
+// LineTime returns the time of a line of source as the first rule with a
+// time block that takes it parses it, without counting or separating
+// anything: where a file starts, to read files in time order. ok is false
+// when no such rule takes the line or its time does not parse.
+func (e *Extractor) LineTime(source string, text string, modTime time.Time) (t time.Time, ok bool) {
+	src := e.sources[source]
+	if src == nil {
+		return time.Time{}, false
+	}
+	e.lc.reset(text)
+	for _, r := range src.rules {
+		if r.time == nil {
+			continue
+		}
+		vals := e.vals[:len(r.names)]
+		clear(vals)
+		if !r.matcher.fill(&e.lc, vals) || !r.holds(vals) {
+			continue
+		}
+		v := vals[r.timeAt]
+		if !v.ok || v.composite {
+			continue
+		}
+		if ns, err := r.time.parse(v.s, modTime); err == nil {
+			return time.Unix(0, ns), true
+		}
+	}
+	return time.Time{}, false
+}
 
 // maxSamples is how many lines no rule took are kept per source for
 // `logmetrics test` to show.
@@ -134,11 +181,9 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 		r.stats.notTaken.Add(1)
 		return false
 	}
-	for i := range r.require {
-		if !r.require[i].holds(vals[r.require[i].at]) {
-			r.stats.filtered.Add(1)
-			return false
-		}
+	if !r.holds(vals) {
+		r.stats.filtered.Add(1)
+		return false
 	}
 	r.stats.taken.Add(1)
 
@@ -217,8 +262,23 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 	case displaced:
 		e.problem(r, &r.stats.displaced, line, "point placed after times forgotten to bound memory", "", time.Unix(0, ts).UTC().Format(time.RFC3339Nano))
 	}
+	if e.window && (ts < e.since || ts >= e.until) {
+		dropLast(rec)
+		r.stats.outside.Add(1)
+		return true
+	}
 	p.Time = t
 	r.stats.points.Add(1)
+	return true
+}
+
+// holds reports whether the rule's require blocks all hold for vals.
+func (r *rule) holds(vals []value) bool {
+	for i := range r.require {
+		if !r.require[i].holds(vals[r.require[i].at]) {
+			return false
+		}
+	}
 	return true
 }
 

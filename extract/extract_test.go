@@ -54,6 +54,12 @@ func run(t *testing.T, src Source, lines ...string) ([]string, *Extractor) {
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
+	return extractWith(t, ex, lines...), ex
+}
+
+// extractWith is run with an Extractor already made.
+func extractWith(t *testing.T, ex *Extractor, lines ...string) []string {
+	t.Helper()
 	var got []string
 	var rec pipeline.Record
 	off := int64(0)
@@ -67,7 +73,7 @@ func run(t *testing.T, src Source, lines ...string) ([]string, *Extractor) {
 		}
 		got = append(got, show(rec.Points)...)
 	}
-	return got, ex
+	return got
 }
 
 var unixTime = &Time{From: "t", Layout: "unix"}

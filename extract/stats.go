@@ -54,6 +54,9 @@ type RuleStats struct {
 	// separator had widened to bound its memory: each was written after
 	// them, possibly later than the separation rule alone would write it.
 	Displaced uint64
+	// OutsideWindow counts points not emitted because their time is
+	// outside the window SetWindow set.
+	OutsideWindow uint64
 }
 
 // Stats returns a snapshot of the counters; it is safe to call at any time.
@@ -79,7 +82,7 @@ func (e *Extractor) Stats() Stats {
 				TimeErrors: c.timeErrors.Load(), ConversionErrors: c.conversionErrors.Load(),
 				Missing: c.missing.Load(), CompositeValues: c.compositeValues.Load(),
 				NoFields: c.noFields.Load(), SeriesTooLong: c.seriesTooLong.Load(),
-				Displaced: c.displaced.Load(),
+				Displaced: c.displaced.Load(), OutsideWindow: c.outside.Load(),
 			})
 		}
 	}

@@ -46,6 +46,33 @@ type Config struct {
 	// Extract holds every source's tags and rules. extract.Compile has
 	// accepted it during Load.
 	Extract extract.Config
+	// Untimed are the rules without a time block, which run stamps with
+	// the time a line is read: backfill refuses them (see Untimed).
+	Untimed []UntimedRule
+}
+
+// UntimedRule is a rule without a time block, and where it is.
+type UntimedRule struct {
+	Source, Rule string
+	Range        hcl.Range
+}
+
+// NeedTime returns an error diagnostic, at the rule, for each rule in
+// untimed: a command for which a point's time must come from its line
+// (backfill, whose lines were written long before they are read) cannot
+// use them.
+func NeedTime(untimed []UntimedRule, command string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, u := range untimed {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "No time block",
+			Detail: fmt.Sprintf("Rule %q has no time block, so %s cannot know when its lines were written: "+
+				"the points would all be stamped now. Add a time block that reads the line's own timestamp.", u.Rule, command),
+			Subject: u.Range.Ptr(),
+		})
+	}
+	return diags
 }
 
 // Agent is the agent block.

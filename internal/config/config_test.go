@@ -222,6 +222,10 @@ func TestLoadConfig(t *testing.T) {
 						},
 					}},
 				}}},
+				Untimed: []UntimedRule{{Source: "app", Rule: "app_lines", Range: hcl.Range{
+					Filename: "testdata/good/minimal.hcl",
+					Start:    hcl.Pos{Line: 6, Column: 3, Byte: 209}, End: hcl.Pos{Line: 6, Column: 19, Byte: 225},
+				}}},
 			},
 		},
 	}

@@ -33,6 +33,8 @@ type loader struct {
 	ruleNames map[string]hcl.Range
 	// places says where each rule's parts are, for extract.Compile's errors.
 	places map[ruleKey]*rulePlaces
+	// untimed are the rules without a time block.
+	untimed []UntimedRule
 }
 
 func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
@@ -76,6 +78,7 @@ func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
 	}
 	cfg.Agent.Tags = mergeTags(agentTags)
 	cfg.Tailer.StateDir = cfg.Agent.StateDir
+	cfg.Untimed = l.untimed
 	l.compile(compilable)
 	return cfg, l.diags
 }

@@ -19,6 +19,7 @@ import (
 // compiled at all, since extract.Compile's view of it would be misleading.
 type ruleChecker struct {
 	*loader
+	source string
 	name   string
 	block  *hcl.Range // the rule's header, the Context of its diagnostics
 	out    extract.Rule
@@ -31,6 +32,7 @@ type ruleChecker struct {
 func (l *loader) rule(source string, rb *ruleBlockHCL) (extract.Rule, bool) {
 	c := &ruleChecker{
 		loader: l,
+		source: source,
 		name:   rb.Name,
 		block:  &rb.DefRange,
 		out:    extract.Rule{Name: rb.Name, Measurement: rb.Name},
@@ -126,6 +128,7 @@ func (c *ruleChecker) mode(r *ruleHCL) {
 func (c *ruleChecker) time(r *ruleHCL, rb *ruleBlockHCL) {
 	t := r.Time
 	if t == nil {
+		c.untimed = append(c.untimed, UntimedRule{Source: c.source, Rule: c.name, Range: rb.DefRange})
 		c.warnf(rb.DefRange, nil, "No time block",
 			"Rule %q has no time block, so points are stamped when their line is read; a replay after a restart cannot reproduce them. Add a time block that reads the line's own timestamp.", c.name)
 		return

@@ -20,11 +20,20 @@ func configFlag(fs *flag.FlagSet) *string {
 // loadConfig loads the rules file and prints its diagnostics, warnings
 // included. It returns nil when the file has errors or none was named.
 func loadConfig(e *env, cmd, path string) *config.Config {
+	return loadConfigFor(e, cmd, path, nil)
+}
+
+// loadConfigFor is loadConfig with a last check of the command's own:
+// strict may turn diagnostics about a loaded Config into errors.
+func loadConfigFor(e *env, cmd, path string, strict func(*config.Config, hcl.Diagnostics) hcl.Diagnostics) *config.Config {
 	if path == "" {
 		fmt.Fprintf(e.stderr, "logmetrics %s: -config is required (see logmetrics %s -h)\n", cmd, cmd)
 		return nil
 	}
 	cfg, files, diags := config.Load(path)
+	if cfg != nil && strict != nil {
+		diags = strict(cfg, diags)
+	}
 	if len(diags) > 0 {
 		if err := config.WriteDiagnostics(e.stderr, files, diags, diagWidth); err != nil {
 			fmt.Fprintf(e.stderr, "logmetrics: print diagnostics: %v\n", err)

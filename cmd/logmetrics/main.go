@@ -1,7 +1,8 @@
 // Command logmetrics follows the log files of legacy applications, turns
 // their lines into InfluxDB points with rules written in HCL, and ships them.
 //
-// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error,
+// 130 backfill interrupted.
 package main
 
 import (
@@ -44,6 +45,7 @@ func init() {
 		{"run", "-config FILE [-log-level LEVEL]", "follow the sources and ship their points", cmdRun},
 		{"check", "-config FILE", "validate a rules file", cmdCheck},
 		{"test", "-config FILE [-source NAME] [FILE ...]", "dry run: print the points of files (or stdin) as line protocol", cmdTest},
+		{"backfill", "-config FILE [-source NAME] [-since TIME] [-until TIME] [-n] [PATH ...]", "write the points of archived logs (plain, gzip, zstd, bzip2) as run would have", cmdBackfill},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -133,22 +134,61 @@ type agentPipeline struct {
 }
 
 func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, error) {
+	st, err := newStages(cfg, log, stageOptions{stdout: e.stdout})
+	if err != nil {
+		return nil, err
+	}
+	// Last, as it locks the state folder: the caller Closes it.
+	tl, err := tailer.New(cfg.Tailer, log)
+	if err != nil {
+		return nil, err
+	}
+	return &agentPipeline{tl: tl, ex: st.ex, sk: st.sk, log: log, recCap: st.recCap, budget: st.budget,
+		lineCap: lineBufferFor(cfg.Tailer.MaxLineBytes), grace: shutdownGrace}, nil
+}
+
+// stages are extract and the sink, what run and backfill share: records
+// flow from one to the other within max_pending points.
+type stages struct {
+	ex     *extract.Extractor
+	sk     *sink.Sink
+	recCap int
+	budget *pipeline.Budget
+}
+
+// stageOptions say where the sink writes: InfluxDB when the rules file
+// has an influxdb block, else stdout as line protocol; nowhere for a dry
+// run. deadLetters, when set, replaces the dead-letter file's path.
+type stageOptions struct {
+	stdout      io.Writer
+	discard     bool
+	deadLetters string
+}
+
+func newStages(cfg *config.Config, log *slog.Logger, opt stageOptions) (*stages, error) {
 	ex, err := extract.Compile(cfg.Extract)
 	if err != nil {
 		return nil, fmt.Errorf("bug: rules passed check but not compile: %w", err)
 	}
 	ex.SetLogger(log)
-	// Without an influxdb block, points go to stdout as line protocol.
 	var scfg sink.Config
 	maxPending := config.DefaultMaxPending
-	var dst sink.Destination = sink.NewStream(e.stdout)
+	var dst sink.Destination = sink.NewStream(opt.stdout)
 	if cfg.InfluxDB != nil {
 		scfg, maxPending = cfg.InfluxDB.Sink, cfg.InfluxDB.MaxPending
-		idb, err := sink.NewInfluxDB(scfg)
-		if err != nil {
-			return nil, err
+		if opt.deadLetters != "" {
+			scfg.DeadLetterPath = opt.deadLetters
 		}
-		dst = idb
+		if !opt.discard {
+			idb, err := sink.NewInfluxDB(scfg)
+			if err != nil {
+				return nil, err
+			}
+			dst = idb
+		}
+	}
+	if opt.discard {
+		dst = sink.NewStream(io.Discard)
 	}
 	sk, err := sink.New(scfg, dst, log)
 	if err != nil {
@@ -165,13 +205,7 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	rc := pipeline.NewRecycler(max(64, min(recCap, sink.DefaultBatchSize)))
 	ex.SetRecycler(rc)
 	sk.SetRecycler(rc)
-	// Last, as it locks the state folder: the caller Closes it.
-	tl, err := tailer.New(cfg.Tailer, log)
-	if err != nil {
-		return nil, err
-	}
-	return &agentPipeline{tl: tl, ex: ex, sk: sk, log: log, recCap: recCap, budget: budget,
-		lineCap: lineBufferFor(cfg.Tailer.MaxLineBytes), grace: shutdownGrace}, nil
+	return &stages{ex: ex, sk: sk, recCap: recCap, budget: budget}, nil
 }
 
 // run runs the stages until the tailer stops or a stage fails. The first

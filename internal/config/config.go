@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -57,22 +58,28 @@ type UntimedRule struct {
 	Range        hcl.Range
 }
 
-// NeedTime returns an error diagnostic, at the rule, for each rule in
-// untimed: a command for which a point's time must come from its line
-// (backfill, whose lines were written long before they are read) cannot
-// use them.
-func NeedTime(untimed []UntimedRule, command string) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+// NeedTime returns diags with the warning about each rule of untimed
+// turned into an error at the rule: a command for which a point's time
+// must come from its line (backfill, whose lines were written long before
+// they are read) cannot use a rule without a time block.
+func NeedTime(diags hcl.Diagnostics, untimed []UntimedRule, command string) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, 0, len(diags))
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError || !slices.ContainsFunc(untimed, func(u UntimedRule) bool { return d.Subject != nil && *d.Subject == u.Range }) {
+			out = append(out, d)
+		}
+	}
 	for _, u := range untimed {
-		diags = append(diags, &hcl.Diagnostic{
+		out = append(out, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "No time block",
 			Detail: fmt.Sprintf("Rule %q has no time block, so %s cannot know when its lines were written: "+
-				"the points would all be stamped now. Add a time block that reads the line's own timestamp.", u.Rule, command),
+				"every point would be stamped with the time it is read. Add a time block that reads the line's own timestamp.", u.Rule, command),
 			Subject: u.Range.Ptr(),
 		})
 	}
-	return diags
+	sortDiagnostics(out)
+	return out
 }
 
 // Agent is the agent block.

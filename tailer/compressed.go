@@ -57,14 +57,30 @@ func sniff(f *os.File) (compression, error) {
 // decompress returns the content of f, read from its start, as c says it
 // is compressed. Closing it does not close f.
 func decompress(f *os.File, c compression) (io.ReadCloser, error) {
-	r := io.NewSectionReader(f, 0, 1<<63-1) // from the start, whatever f's offset
+	z, err := decoder(io.NewSectionReader(f, 0, 1<<63-1), c) // from the start, whatever f's offset
+	if err != nil {
+		switch c {
+		case gzipped:
+			return nil, fmt.Errorf("gunzip %s: %w", f.Name(), err)
+		case zstandard:
+			return nil, fmt.Errorf("unzstd %s: %w", f.Name(), err)
+		}
+		return nil, err
+	}
+	return z, nil
+}
+
+// decoder returns the content of r, compressed as c says. Closing it does
+// not close r. The gzip reader reads its header at once, so a file too
+// short for one fails here, not at the first read.
+func decoder(r io.Reader, c compression) (io.ReadCloser, error) {
 	switch c {
 	case uncompressed:
 		return io.NopCloser(r), nil
 	case gzipped:
 		z, err := gzip.NewReader(bufio.NewReader(r))
 		if err != nil {
-			return nil, fmt.Errorf("gunzip %s: %w", f.Name(), err)
+			return nil, err
 		}
 		return z, nil
 	case zstandard:
@@ -72,7 +88,7 @@ func decompress(f *os.File, c compression) (io.ReadCloser, error) {
 		// read rarely and once.
 		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
-			return nil, fmt.Errorf("unzstd %s: %w", f.Name(), err)
+			return nil, err
 		}
 		return z.IOReadCloser(), nil
 	case bzipped:

@@ -116,37 +116,45 @@ func openPositions(dir string, now func() time.Time) (*positions, error) {
 		_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	p := &positions{dir: dir, lock: lock, now: now, live: map[pipeline.FileID]*position{}, loaded: map[string]bool{}}
-	path := filepath.Join(dir, positionsName)
+	saved, err := loadPositions(filepath.Join(dir, positionsName))
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.saved = saved
+	for _, pos := range saved {
+		p.loaded[pos.Path] = true
+	}
+	return p, nil
+}
+
+// loadPositions reads and checks the positions file at path; a missing
+// file holds no positions. An error names the file and says what to do.
+// It takes no lock and needs none: the file is only ever replaced whole
+// (see writeAtomic), so a reader gets one version or the next.
+func loadPositions(path string) ([]position, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return p, nil
+		return nil, nil
 	case err != nil:
-		p.close()
 		return nil, fmt.Errorf("positions: %w", err)
 	}
 	var doc positionsDoc
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		p.close()
 		return nil, fmt.Errorf("positions file %s is corrupt (%v): fix or move it away; deleting it makes every file start again from its source's start_at", path, err)
 	}
 	if doc.Version != positionsVersion {
-		p.close()
 		return nil, fmt.Errorf("positions file %s has version %d, this logmetrics reads version %d", path, doc.Version, positionsVersion)
 	}
 	for _, pos := range doc.Files {
 		if pos.Offset < pos.ReplayFrom || pos.ReplayFrom < 0 || pos.FingerprintBytes < 0 || pos.FingerprintBytes > fingerprintBytes {
-			p.close()
 			return nil, fmt.Errorf("positions file %s is corrupt: entry for %s has offset %d, replay_from %d, fingerprint_bytes %d", path, pos.Path, pos.Offset, pos.ReplayFrom, pos.FingerprintBytes)
 		}
 	}
-	p.saved = doc.Files
-	for _, pos := range doc.Files {
-		p.loaded[pos.Path] = true
-	}
-	return p, nil
+	return doc.Files, nil
 }
 
 // resume finds the saved position of the open file f (found at path, with

@@ -337,7 +337,12 @@ func (b *backfill) firstTime(r io.Reader, in *input) time.Time {
 // fail records that a file could not be read (whole) and says why.
 func (b *backfill) fail(path string, err error) {
 	b.failed = append(b.failed, path)
-	fmt.Fprintf(b.e.stderr, "logmetrics backfill: %v\n", err)
+	// A damaged archive's error names the file and where it broke;
+	// Scan's "read PATH:" would name the file twice.
+	if ae := (*tailer.ArchiveError)(nil); errors.As(err, &ae) {
+		err = ae
+	}
+	fmt.Fprintf(b.e.stderr, "logmetrics backfill: %v; the points of the lines before it are kept\n", err)
 }
 
 // run reads the inputs through extract and the sink. The first signal

@@ -54,7 +54,8 @@ func Compile(cfg Config) (*Extractor, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	e.vals = make([]value, maxNames) // room for the values of any rule
+	e.maxNames = maxNames // room for the values of any rule
+	e.w = e.newWorker()
 	return e, nil
 }
 
@@ -71,10 +72,9 @@ type rule struct {
 	fields  []fieldPlan
 	// aggregate rules count what they take but emit nothing yet.
 	aggregate bool
-	// stats points at counted, or at a scratch copy while a replayed line
-	// is extracted: replayed lines were counted before the restart.
-	stats   *ruleCounters
-	counted ruleCounters
+	// counted is what Stats shows; uncounted takes the counts of replayed
+	// lines, which were counted before the restart (see counts).
+	counted, uncounted ruleCounters
 }
 
 type require struct {
@@ -119,7 +119,6 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 		errs = append(errs, &partError{part, fmt.Errorf(format, args...)})
 	}
 	r := &rule{name: rc.Name, measurement: rc.Measurement, aggregate: rc.Aggregate != nil}
-	r.stats = &r.counted
 	if r.measurement == "" {
 		r.measurement = rc.Name
 	}

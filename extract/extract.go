@@ -19,18 +19,21 @@ import (
 )
 
 // Extractor applies compiled rules to lines. It is not safe for concurrent
-// use (it keeps per-file state to separate colliding points), but Stats may
-// be called from any goroutine.
+// use (it keeps per-file state to separate colliding points; RunParallel
+// spreads the rest of the work itself), but Stats may be called from any
+// goroutine.
 type Extractor struct {
 	sources map[string]*source
 	order   []*source
 	log     *slog.Logger
 	sep     *separator
-	lc      lineCtx
-	vals    []value
-	kept    keeper
-	recycle *pipeline.Recycler
-	budget  *pipeline.Budget
+	// w and made are the scratch space of Extract, Run and LineTime;
+	// RunParallel's workers have their own.
+	w        *worker
+	made     matched
+	maxNames int // values of the rule that reads the most
+	recycle  *pipeline.Recycler
+	budget   *pipeline.Budget
 	// replayRec takes the points of replayed lines, which go nowhere.
 	replayRec pipeline.Record
 	// window, when set, keeps only the points whose own time (before
@@ -50,6 +53,29 @@ type source struct {
 
 	mu      sync.Mutex
 	samples []Sample
+}
+
+// worker is the scratch space of the per-line work (matchLine): the line
+// parsed once for every rule, the values a rule reads, and the slab the
+// strings its points keep are copied to. Rules and counters are shared
+// (read only, or atomic); a worker is not: each goroutine has its own.
+type worker struct {
+	lc   lineCtx
+	vals []value
+	kept keeper
+}
+
+func (e *Extractor) newWorker() *worker {
+	return &worker{vals: make([]value, e.maxNames)}
+}
+
+// matched is what matchLine found out about a line for placeLine: the
+// point rec.Points[i] of the line's record was made by rules[i], and still
+// has its own time (before separation).
+type matched struct {
+	src   *source // nil for a line of a source without rules
+	rules []*rule
+	taken bool // by some rule
 }
 
 // ruleCounters count what happened to the lines a rule was offered.
@@ -94,14 +120,15 @@ func (e *Extractor) LineTime(source string, text string, modTime time.Time) (t t
 	if src == nil {
 		return time.Time{}, false
 	}
-	e.lc.reset(text)
+	w := e.w
+	w.lc.reset(text)
 	for _, r := range src.rules {
 		if r.time == nil {
 			continue
 		}
-		vals := e.vals[:len(r.names)]
+		vals := w.vals[:len(r.names)]
 		clear(vals)
-		if !r.matcher.fill(&e.lc, vals) || !r.holds(vals) {
+		if !r.matcher.fill(&w.lc, vals) || !r.holds(vals) {
 			continue
 		}
 		v := vals[r.timeAt]
@@ -127,83 +154,125 @@ const maxSamples = 5
 // state it had after the line before a restart: it is neither counted nor
 // logged, and rec gets no points.
 func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
+	e.matchLine(e.w, line, rec, &e.made)
+	e.placeLine(line, rec, &e.made)
+}
+
+// Extraction comes in two parts, so that RunParallel can spread the costly
+// one over goroutines and Extract, Run and RunParallel share both:
+//   - matchLine, per line: matching, time parsing, conversion, everything
+//     that depends on the line alone. Lines may go through it in any order,
+//     on any goroutine with its own worker.
+//   - placeLine, in file order: the collision separator, the window, the
+//     samples of lines no rule took. It is cheap.
+//
+// Every counter is counted in exactly one of them, so the counts do not
+// depend on how the lines were spread.
+
+// matchLine is the per-line part of Extract: rec gets the points of line,
+// each at its own time, and m what placeLine needs to finish them.
+func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Record, m *matched) {
 	rec.Origin = line.Origin
 	rec.Points = rec.Points[:0]
-	src := e.sources[line.Source]
-	if src == nil {
+	m.rules, m.taken = m.rules[:0], false
+	m.src = e.sources[line.Source]
+	if m.src == nil {
 		if e.unknownSource.Add(1) == 1 {
 			e.log.Error("bug: line from a source without rules", "source", line.Source, "file", line.Path)
 		}
 		return
 	}
 	if line.Replay {
-		e.replay(src, line, rec)
+		m.src.replayed.Add(1)
+	} else {
+		m.src.lines.Add(1)
+	}
+	w.lc.reset(line.Text)
+	clear(w.vals) // a shorter rule would leave older lines' values
+	for _, r := range m.src.rules {
+		taken, made := e.match(w, r, line, rec)
+		m.taken = m.taken || taken
+		if made {
+			m.rules = append(m.rules, r)
+		}
+	}
+}
+
+// placeLine is the in-order part of Extract: the points matchLine made get
+// their times from the collision separator, those the separator finds no
+// time for or the window leaves out are dropped, and a line no rule took is
+// counted and sampled. The lines of a file must come in file order.
+func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matched) {
+	if m.src == nil {
 		return
 	}
-	src.lines.Add(1)
-	e.lc.reset(line.Text)
-	clear(e.vals) // a shorter rule would leave older lines' values
-	taken := false
-	for _, r := range src.rules {
-		if e.apply(r, line, rec) {
-			taken = true
+	if len(m.rules) != len(rec.Points) {
+		panic("bug: placeLine with a record matchLine did not make")
+	}
+	kept := 0
+	for i, r := range m.rules {
+		if e.place(r, line, &rec.Points[i]) {
+			// Swapped, not overwritten: the dropped point's tag and
+			// field slices stay for reuse beyond the end.
+			rec.Points[kept], rec.Points[i] = rec.Points[i], rec.Points[kept]
+			kept++
 		}
 	}
-	if !taken {
-		if n, sample := count(&src.unmatched); sample {
-			e.log.Warn("no rule took the line", "source", src.name, "file", line.Path, "offset", line.Offset, "count", n)
-		}
-		src.sample(line)
+	if line.Replay {
+		kept = 0 // delivered before the restart: only the state counts
 	}
+	dropFrom(rec, kept)
+	if line.Replay || m.taken {
+		return
+	}
+	if n, sample := count(&m.src.unmatched); sample {
+		e.log.Warn("no rule took the line", "source", m.src.name, "file", line.Path, "offset", line.Offset, "count", n)
+	}
+	m.src.sample(line)
 }
 
-// replay applies src's rules to a replayed line with scratch counters and
-// no logging, and drops its points.
-func (e *Extractor) replay(src *source, line *pipeline.Line, rec *pipeline.Record) {
-	src.replayed.Add(1)
-	e.lc.reset(line.Text)
-	log := e.log
-	e.log = slog.New(slog.DiscardHandler)
-	var scratch ruleCounters
-	for _, r := range src.rules {
-		r.stats = &scratch
-		e.apply(r, line, rec)
-		r.stats = &r.counted
+// counts returns where r's work on line is counted: a replayed line was
+// counted before the restart, so its counts go where nobody reads them.
+func (r *rule) counts(line *pipeline.Line) *ruleCounters {
+	if line.Replay {
+		return &r.uncounted
 	}
-	e.log = log
-	rec.Points = rec.Points[:0]
+	return &r.counted
 }
 
-// apply runs one rule on the current line and reports whether it took it.
-func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bool {
-	vals := e.vals[:len(r.names)]
-	if !r.matcher.fill(&e.lc, vals) {
-		r.stats.notTaken.Add(1)
-		return false
+// match runs one rule on the line w holds (the per-line part) and reports
+// whether the rule took it and whether it made a point, appended to rec
+// with the point's own time.
+func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline.Record) (taken, made bool) {
+	c := r.counts(line)
+	vals := w.vals[:len(r.names)]
+	if !r.matcher.fill(&w.lc, vals) {
+		c.notTaken.Add(1)
+		return false, false
 	}
 	if !r.holds(vals) {
-		r.stats.filtered.Add(1)
-		return false
+		c.filtered.Add(1)
+		return false, false
 	}
-	r.stats.taken.Add(1)
+	c.taken.Add(1)
 
 	ts := line.ReadAt.UnixNano()
 	if r.time != nil {
 		v := vals[r.timeAt]
 		if !v.ok || v.composite {
-			e.problem(r, &r.stats.timeErrors, line, "time missing", r.names[r.timeAt], "")
-			return true
+			e.problem(r, &c.timeErrors, line, "time missing", r.names[r.timeAt], "")
+			return true, false
 		}
 		t, err := r.time.parse(v.s, line.ModTime)
 		if err != nil {
-			e.problem(r, &r.stats.timeErrors, line, "bad time", r.names[r.timeAt], err.Error())
-			return true
+			e.problem(r, &c.timeErrors, line, "bad time", r.names[r.timeAt], err.Error())
+			return true, false
 		}
 		ts = t
 	}
 	if r.aggregate {
-		r.stats.aggregated.Add(1)
-		return true
+		c.aggregated.Add(1)
+		return true, false
 	}
 
 	p := nextPoint(rec)
@@ -214,9 +283,9 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 			v := vals[tp.at]
 			switch {
 			case v.composite:
-				e.problem(r, &r.stats.compositeValues, line, "object or array as tag", tp.key, "")
+				e.problem(r, &c.compositeValues, line, "object or array as tag", tp.key, "")
 			case v.ok && v.s != "":
-				val = e.kept.keep(v.s)
+				val = w.kept.keep(v.s)
 			}
 		}
 		if val != "" {
@@ -227,48 +296,56 @@ func (e *Extractor) apply(r *rule, line *pipeline.Line, rec *pipeline.Record) bo
 		v := vals[fp.at]
 		switch {
 		case v.composite:
-			e.problem(r, &r.stats.compositeValues, line, "object or array as field", fp.key, "")
+			e.problem(r, &c.compositeValues, line, "object or array as field", fp.key, "")
 			continue
 		case !v.ok || (v.s == "" && fp.typ != TypeString):
-			r.stats.missing.Add(1)
+			c.missing.Add(1)
 			continue
 		}
 		fv, err := convert(v.s, fp.typ, fp.scale)
 		if err != nil {
-			e.problem(r, &r.stats.conversionErrors, line, "bad value", fp.key, v.s)
+			e.problem(r, &c.conversionErrors, line, "bad value", fp.key, v.s)
 			continue
 		}
 		if fv.Kind == pipeline.String {
-			fv = pipeline.StringValue(e.kept.keep(fv.Str()))
+			fv = pipeline.StringValue(w.kept.keep(fv.Str()))
 		}
 		p.Fields = append(p.Fields, pipeline.Field{Key: fp.key, Value: fv})
 	}
 	if len(p.Fields) == 0 {
-		dropLast(rec)
-		e.problem(r, &r.stats.noFields, line, "point without fields dropped", "", "")
-		return true
+		dropFrom(rec, len(rec.Points)-1)
+		e.problem(r, &c.noFields, line, "point without fields dropped", "", "")
+		return true, false
 	}
 	if n := seriesBytes(p); n > maxSeriesBytes {
-		dropLast(rec)
-		e.problem(r, &r.stats.seriesTooLong, line, "point with too long a series key dropped", "", strconv.Itoa(n))
-		return true
+		dropFrom(rec, len(rec.Points)-1)
+		e.problem(r, &c.seriesTooLong, line, "point with too long a series key dropped", "", strconv.Itoa(n))
+		return true, false
 	}
+	p.Time = ts
+	return true, true
+}
+
+// place gives p, the point r made from line, its time (the in-order part),
+// and reports whether p is kept: not when the separator finds no time for
+// it or its own time is outside the window.
+func (e *Extractor) place(r *rule, line *pipeline.Line, p *pipeline.Point) bool {
+	c := r.counts(line)
+	ts := p.Time // its own, from match
 	t, how := e.sep.stamp(line.File, p, ts)
 	switch how {
 	case noTime:
-		dropLast(rec)
-		e.problem(r, &r.stats.timeErrors, line, "bad time", r.names[r.timeAt], "no time left to separate the point from others of its series before InfluxDB's last storable time")
-		return true
+		e.problem(r, &c.timeErrors, line, "bad time", r.names[r.timeAt], "no time left to separate the point from others of its series before InfluxDB's last storable time")
+		return false
 	case displaced:
-		e.problem(r, &r.stats.displaced, line, "point placed after times forgotten to bound memory", "", time.Unix(0, ts).UTC().Format(time.RFC3339Nano))
+		e.problem(r, &c.displaced, line, "point placed after times forgotten to bound memory", "", time.Unix(0, ts).UTC().Format(time.RFC3339Nano))
 	}
 	if e.window && (ts < e.since || ts >= e.until) {
-		dropLast(rec)
-		r.stats.outside.Add(1)
-		return true
+		c.outside.Add(1)
+		return false
 	}
 	p.Time = t
-	r.stats.points.Add(1)
+	c.points.Add(1)
 	return true
 }
 
@@ -310,20 +387,23 @@ func nextPoint(rec *pipeline.Record) *pipeline.Point {
 	return p
 }
 
-// dropLast removes the point apply was making. Its tag and field slices stay
-// for reuse, emptied: a recycled record would otherwise hold the values
-// beyond its last point until the slot is used again.
-func dropLast(rec *pipeline.Record) {
-	p := &rec.Points[len(rec.Points)-1]
-	clear(p.Tags)
-	clear(p.Fields)
-	p.Tags, p.Fields = p.Tags[:0], p.Fields[:0]
-	rec.Points = rec.Points[:len(rec.Points)-1]
+// dropFrom removes the points from rec.Points[n] on. Their tag and field
+// slices stay for reuse, emptied: a recycled record would otherwise hold the
+// values beyond its last point until the slot is used again.
+func dropFrom(rec *pipeline.Record, n int) {
+	for i := n; i < len(rec.Points); i++ {
+		p := &rec.Points[i]
+		clear(p.Tags)
+		clear(p.Fields)
+		p.Tags, p.Fields = p.Tags[:0], p.Fields[:0]
+	}
+	rec.Points = rec.Points[:n]
 }
 
-// problem counts a per-line problem of rule r.
+// problem counts a per-line problem of rule r, and logs a sample unless the
+// line is replayed (then it was logged before the restart).
 func (e *Extractor) problem(r *rule, c *atomic.Uint64, line *pipeline.Line, what, name, detail string) {
-	if n, sample := count(c); sample {
+	if n, sample := count(c); sample && !line.Replay {
 		e.log.Warn(what, "rule", r.name, "key", name, "detail", detail, "file", line.Path, "offset", line.Offset, "count", n)
 	}
 }
@@ -367,30 +447,58 @@ func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<-
 			if !ok {
 				return nil
 			}
-			if line.EOF {
-				e.sep.release(line.File)
-				continue
+			var rec pipeline.Record
+			if line.Replay {
+				rec = e.replayRec
+			}
+			e.matchItem(e.w, &line, &rec, &e.made)
+			if !e.finishItem(ctx, &line, &rec, &e.made, out) {
+				return nil
 			}
 			if line.Replay {
-				// Delivered before the restart: only the state counts.
-				e.Extract(&line, &e.replayRec)
-				continue
-			}
-			// The record crosses to the sink, so it cannot be reused
-			// here; its points come back through the recycler.
-			rec := pipeline.Record{Points: e.recycle.Get()}
-			e.Extract(&line, &rec)
-			// While the points held downstream are at the budget, wait:
-			// the tailer stops reading meanwhile.
-			if e.budget.Acquire(ctx, len(rec.Points)) != nil {
-				return nil
-			}
-			select {
-			case out <- rec:
-			case <-ctx.Done():
-				e.budget.Release(len(rec.Points))
-				return nil
+				e.replayRec = rec // its points go nowhere: reused
 			}
 		}
+	}
+}
+
+// matchItem is the per-line work of Run and RunParallel on a line from
+// their input. A record that will cross to the sink takes its point slice
+// from the recycler; the sink gives it back once it has encoded it.
+func (e *Extractor) matchItem(w *worker, line *pipeline.Line, rec *pipeline.Record, m *matched) {
+	if line.EOF {
+		return
+	}
+	if rec.Points == nil && !line.Replay {
+		rec.Points = e.recycle.Get()
+	}
+	e.matchLine(w, line, rec, m)
+}
+
+// finishItem is the in-order work of Run and RunParallel on a line from
+// their input, after matchItem: a line with EOF set frees its file's
+// separator state, a replayed line only advances it, and any other line's
+// record goes to out, then belongs to the sink (rec is reset). While the
+// points held downstream are at the budget, it waits: the reader stops
+// reading meanwhile. It returns false once ctx is done.
+func (e *Extractor) finishItem(ctx context.Context, line *pipeline.Line, rec *pipeline.Record, m *matched, out chan<- pipeline.Record) bool {
+	if line.EOF {
+		e.sep.release(line.File)
+		return true
+	}
+	e.placeLine(line, rec, m)
+	if line.Replay {
+		return true
+	}
+	if e.budget.Acquire(ctx, len(rec.Points)) != nil {
+		return false
+	}
+	select {
+	case out <- *rec:
+		*rec = pipeline.Record{}
+		return true
+	case <-ctx.Done():
+		e.budget.Release(len(rec.Points))
+		return false
 	}
 }

@@ -74,7 +74,7 @@ func (e *Extractor) Stats() Stats {
 			Samples:   samples,
 		})
 		for _, r := range src.rules {
-			c := &r.counted // not r.stats, which replay swaps
+			c := &r.counted // not uncounted, the replayed lines'
 			st.Rules = append(st.Rules, RuleStats{
 				Source: src.name, Rule: r.name,
 				Taken: c.taken.Load(), NotTaken: c.notTaken.Load(), Filtered: c.filtered.Load(),

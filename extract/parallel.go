@@ -1,0 +1,159 @@
+package extract
+
+import (
+	"context"
+	"sync"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// RunParallel bounds. A chunk of lines closes at chunkLines lines or
+// chunkBytes of text, or when no more line is waiting; chunksPerWorker
+// chunks per worker exist, reused, so RunParallel holds at most that many
+// chunks of lines (and their records) besides what out holds, and a slow
+// sink stops it reading in.
+const (
+	chunkLines      = 256
+	chunkBytes      = 1 << 20
+	chunksPerWorker = 2
+)
+
+// chunk is lines on their way through RunParallel: read in order, matched
+// by one worker, finished in order.
+type chunk struct {
+	items []item
+	bytes int           // of text in items
+	ready chan struct{} // the worker's token: every item is matched
+}
+
+// item is one line of a chunk, with its record and what matchLine found.
+// A chunk keeps its items' slices from one use to the next.
+type item struct {
+	line pipeline.Line
+	rec  pipeline.Record
+	m    matched
+}
+
+// RunParallel is Run with the per-line work (matching, time parsing,
+// conversion) spread over workers goroutines, in chunks of lines, and the
+// order-dependent work (collision separation, the SetWindow filter, the
+// budget, sending) done after, in line order: out receives exactly the
+// records Run would send, in the same order, with the same points (same
+// times), and Stats counts exactly what Run's would. workers <= 1 is Run.
+//
+// It closes out when in is closed or ctx is done, and returns once every
+// goroutine it started has stopped.
+func (e *Extractor) RunParallel(ctx context.Context, in <-chan pipeline.Line, out chan<- pipeline.Record, workers int) error {
+	if workers <= 1 {
+		return e.Run(ctx, in, out)
+	}
+	defer close(out)
+	n := chunksPerWorker * workers
+	free := make(chan *chunk, n)
+	for range n {
+		free <- &chunk{items: make([]item, 0, chunkLines), ready: make(chan struct{}, 1)}
+	}
+	// Every chunk is in one of free, toMatch (then with a worker) or
+	// toFinish, or with the reader or the finisher, so no send on them
+	// ever waits.
+	toMatch := make(chan *chunk, n)
+	toFinish := make(chan *chunk, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() { e.matchChunks(ctx, toMatch) })
+	}
+	wg.Go(func() { e.finishChunks(ctx, toFinish, free, out) })
+	e.readChunks(ctx, in, free, toMatch, toFinish)
+	close(toMatch)
+	close(toFinish)
+	wg.Wait()
+	return nil
+}
+
+// readChunks reads in into chunks and hands each to the workers and, in
+// the same order, to the finisher. It waits for a free chunk before reading
+// on: that is the backpressure.
+func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, free <-chan *chunk, toMatch, toFinish chan<- *chunk) {
+	for {
+		var c *chunk
+		select {
+		case <-ctx.Done():
+			return
+		case c = <-free:
+		}
+		c.items, c.bytes = c.items[:0], 0
+		select {
+		case <-ctx.Done():
+			return
+		case line, ok := <-in:
+			if !ok {
+				return
+			}
+			c.add(line)
+		}
+		// Fill the chunk with what is waiting, but never wait for more:
+		// a quiet file's lines go through at once.
+		closed := false
+	fill:
+		for len(c.items) < chunkLines && c.bytes < chunkBytes {
+			select {
+			case line, ok := <-in:
+				if !ok {
+					closed = true
+					break fill
+				}
+				c.add(line)
+			default:
+				break fill
+			}
+		}
+		toMatch <- c
+		toFinish <- c
+		if closed {
+			return
+		}
+	}
+}
+
+// add appends line to c, reusing the slices of the item it overwrites.
+func (c *chunk) add(line pipeline.Line) {
+	c.items = c.items[:len(c.items)+1] // within chunkLines, the capacity
+	c.items[len(c.items)-1].line = line
+	c.bytes += len(line.Text)
+}
+
+// matchChunks is a worker: it does the per-line work of each chunk with
+// its own scratch space and hands the chunk back through its token.
+func (e *Extractor) matchChunks(ctx context.Context, toMatch <-chan *chunk) {
+	w := e.newWorker()
+	for c := range toMatch {
+		if ctx.Err() == nil { // else the finisher is gone: skip the work
+			for i := range c.items {
+				it := &c.items[i]
+				e.matchItem(w, &it.line, &it.rec, &it.m)
+			}
+		}
+		c.ready <- struct{}{}
+	}
+}
+
+// finishChunks is the finisher: it takes the chunks in the order they were
+// read, waits for each to be matched, does the in-order work of every line
+// and frees the chunk.
+func (e *Extractor) finishChunks(ctx context.Context, toFinish <-chan *chunk, free chan<- *chunk, out chan<- pipeline.Record) {
+	for c := range toFinish {
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			return
+		}
+		for i := range c.items {
+			it := &c.items[i]
+			if !e.finishItem(ctx, &it.line, &it.rec, &it.m, out) {
+				return
+			}
+			it.line = pipeline.Line{} // let go of its text
+		}
+		free <- c
+	}
+}

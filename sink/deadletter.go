@@ -26,19 +26,16 @@ type lineOrigin struct {
 	offset int64
 }
 
-// setAside writes lines [lo, hi) to the dead-letter file, one entry per
-// point, counts them under reason and moves s.done to hi. A dead letter
-// that cannot be written is counted as dropped (DeadLetterFailed) and
-// logged: the lines are acked all the same, so a full disk under the state
-// folder cannot stall every file behind one refused point.
-func (s *Sink) setAside(lo, hi int, reason string, status int, err error) {
+// setAside writes lines [lo, hi) of b to the dead-letter file, one entry
+// per point, counts them under reason and moves b.done to hi. A dead
+// letter that cannot be written is counted as dropped (DeadLetterFailed)
+// and logged: the lines are acked all the same, so a full disk under the
+// state folder cannot stall every file behind one refused point.
+func (s *Sink) setAside(b *batch, lo, hi int, reason string, status int, err error) {
 	points := hi - lo
-	s.done = hi
-	first := s.from[lo]
-	bytes := s.ends[hi-1]
-	if lo > 0 {
-		bytes -= s.ends[lo-1]
-	}
+	b.done = hi
+	first := b.from[lo]
+	bytes := len(b.lines(lo, hi))
 	// The server's message, which the status already precedes in the
 	// comment line.
 	msg := err.Error()
@@ -50,46 +47,48 @@ func (s *Sink) setAside(lo, hi int, reason string, status int, err error) {
 	}
 	if s.dead.path == "" {
 		s.count(reason, points, false)
-		s.setAsides++
-		if pipeline.Sampled(s.setAsides) {
+		if n := s.setAsides.Add(1); pipeline.Sampled(n) {
 			s.log.Error("points dropped (no dead-letter file)", "reason", reason, "status", status,
 				"points", points, "bytes", bytes, "file", first.path, "offset", first.offset,
-				"occurrence", s.setAsides, "err", msg)
+				"occurrence", n, "err", msg)
 		}
 		return
 	}
-	s.dead.entries = s.dead.entries[:0]
-	s.dead.ends = s.dead.ends[:0]
-	now := s.dead.now().UTC()
-	for i := lo; i < hi; i++ {
-		start := 0
-		if i > 0 {
-			start = s.ends[i-1]
-		}
-		s.dead.entries = appendComment(s.dead.entries, now, reason, status, s.from[i], msg)
-		s.dead.entries = append(s.dead.entries, s.buf[start:s.ends[i]]...)
-		s.dead.ends = append(s.dead.ends, len(s.dead.entries))
-	}
-	kept, werr := s.dead.write()
+	kept, werr := s.writeDeadLetters(b, lo, hi, reason, status, msg)
 	s.count(reason, kept, false)
 	if werr != nil {
 		s.count(reason, points-kept, true)
-		s.deadFailures++
-		if pipeline.Sampled(s.deadFailures) {
+		if n := s.deadFailures.Add(1); pipeline.Sampled(n) {
 			s.log.Error("dead letter not written: points dropped", "reason", reason, "status", status,
 				"points", points-kept, "file", first.path, "offset", first.offset,
-				"dead_letters", s.dead.path, "occurrence", s.deadFailures, "err", werr)
+				"dead_letters", s.dead.path, "occurrence", n, "err", werr)
 		}
 	}
 	if kept == 0 {
 		return
 	}
-	s.setAsides++
-	if pipeline.Sampled(s.setAsides) {
+	if n := s.setAsides.Add(1); pipeline.Sampled(n) {
 		s.log.Error("points set aside in the dead-letter file", "reason", reason, "status", status,
 			"points", kept, "bytes", bytes, "file", first.path, "offset", first.offset,
-			"dead_letters", s.dead.path, "occurrence", s.setAsides, "err", msg)
+			"dead_letters", s.dead.path, "occurrence", n, "err", msg)
 	}
+}
+
+// writeDeadLetters appends lines [lo, hi) of b to the dead-letter file,
+// each after its comment line, and returns how many are in the file, as
+// deadLetters.write. Batches written at once take turns.
+func (s *Sink) writeDeadLetters(b *batch, lo, hi int, reason string, status int, msg string) (int, error) {
+	s.deadMu.Lock()
+	defer s.deadMu.Unlock()
+	s.dead.entries = s.dead.entries[:0]
+	s.dead.ends = s.dead.ends[:0]
+	now := s.dead.now().UTC()
+	for i := lo; i < hi; i++ {
+		s.dead.entries = appendComment(s.dead.entries, now, reason, status, b.from[i], msg)
+		s.dead.entries = append(s.dead.entries, b.lines(i, i+1)...)
+		s.dead.ends = append(s.dead.ends, len(s.dead.entries))
+	}
+	return s.dead.write()
 }
 
 // count adds n points to the counter of reason: dead-lettered, dropped
@@ -144,9 +143,10 @@ func appendComment(b []byte, now time.Time, reason string, status int, from line
 }
 
 // deadLetters is the dead-letter file, opened on the first dead letter and
-// owned by Run. It holds at most max bytes, plus one entry when a single
-// entry is larger; then it moves to path+".1", replacing that one, and a
-// new file starts. Entries are whole: a failed write is cut off again.
+// owned by Run, whose writers take turns under Sink.deadMu. It holds at
+// most max bytes, plus one entry when a single entry is larger; then it
+// moves to path+".1", replacing that one, and a new file starts. Entries
+// are whole: a failed write is cut off again.
 type deadLetters struct {
 	path string
 	max  int64

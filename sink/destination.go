@@ -71,14 +71,15 @@ func (e *WriteError) Error() string {
 func (e *WriteError) Unwrap() error { return e.Err }
 
 // InfluxDB writes batches to an InfluxDB server through the v2 write API,
-// which InfluxDB 1.8 also serves. It is not safe for concurrent use: a Sink
-// writes one batch at a time.
+// which InfluxDB 1.8 also serves. It is safe for concurrent use: a Sink
+// writes up to Config.InFlight batches at once.
 type InfluxDB struct {
 	client   influxdb2.Client
 	writeURL string
 	pingURL  string
-	gzipped  bytes.Buffer
-	gz       *gzip.Writer
+	// gzips keeps the compressors of finished writes for the next ones:
+	// one per write at once, at most maxInFlight.
+	gzips chan *gzip.Writer
 }
 
 // NewInfluxDB makes a destination for cfg.URL, cfg.Bucket, cfg.Org and
@@ -129,24 +130,23 @@ func NewInfluxDB(cfg Config) (*InfluxDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("influxdb: url %q: %w", cfg.URL, err)
 	}
-	d := &InfluxDB{client: client, writeURL: u.String(), pingURL: ping.String()}
-	d.gz = gzip.NewWriter(&d.gzipped)
-	return d, nil
+	return &InfluxDB{
+		client:   client,
+		writeURL: u.String(),
+		pingURL:  ping.String(),
+		gzips:    make(chan *gzip.Writer, maxInFlight),
+	}, nil
 }
 
 // WriteBatch gzips the line protocol in batch and posts it. The client
 // adds "Authorization: Token <token>" when the token is set. Failures are
 // *WriteError.
 func (d *InfluxDB) WriteBatch(ctx context.Context, batch []byte) error {
-	d.gzipped.Reset()
-	d.gz.Reset(&d.gzipped)
-	if _, err := d.gz.Write(batch); err != nil {
-		return fmt.Errorf("gzip batch: %w", err)
+	body, err := d.gzip(batch)
+	if err != nil {
+		return err
 	}
-	if err := d.gz.Close(); err != nil {
-		return fmt.Errorf("gzip batch: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.writeURL, bytes.NewReader(d.gzipped.Bytes()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.writeURL, bytes.NewReader(body))
 	if err != nil {
 		return &WriteError{Err: err}
 	}
@@ -165,6 +165,33 @@ func (d *InfluxDB) WriteBatch(ctx context.Context, batch []byte) error {
 		return nil
 	}
 	return responseError(resp, time.Now())
+}
+
+// gzip compresses batch into a buffer of its own: the transport may still
+// read a request's body after the response came back (a 413 before the
+// body was read), so a body is never reused. The compressor, much larger,
+// is.
+func (d *InfluxDB) gzip(batch []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, len(batch)/4+512))
+	var gz *gzip.Writer
+	select {
+	case gz = <-d.gzips:
+		gz.Reset(buf)
+	default:
+		gz = gzip.NewWriter(buf)
+	}
+	_, err := gz.Write(batch)
+	if cerr := gz.Close(); err == nil {
+		err = cerr
+	}
+	select {
+	case d.gzips <- gz:
+	default:
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gzip batch: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // Ping asks the server's /ping whether it answers, which InfluxDB 1.8

@@ -8,7 +8,8 @@ import "sync/atomic"
 // what it read and did not deliver.
 type Delivered struct {
 	// Records counts records, with or without points, whose whole batch
-	// was finished, so their files may move past them.
+	// was finished, and every batch before it, so their files may move
+	// past them.
 	Records uint64
 	// Points counts points written or set aside, those of a batch only
 	// partly finished included (a 413 split), and points dropped on
@@ -24,15 +25,10 @@ func (s *Sink) Delivered() Delivered {
 	}
 }
 
-// tally is what Run has finished with, for Delivered.
+// tally is what Run has finished with, for Delivered. records grows as
+// batches are acked, in order; points as each writer sends, so it counts
+// the points of a batch written before an earlier one is finished.
 type tally struct {
-	pending int // records in the pending batch; Run's own
 	records atomic.Uint64
 	points  atomic.Uint64
-}
-
-// batchDone moves the pending batch's records to the finished ones.
-func (t *tally) batchDone() {
-	t.records.Add(uint64(t.pending))
-	t.pending = 0
 }

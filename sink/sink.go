@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,10 +32,16 @@ const (
 	DefaultFlushInterval = time.Second
 	DefaultTimeout       = 10 * time.Second
 	DefaultMaxRetryDelay = 30 * time.Second
+	DefaultInFlight      = 1
 	// DefaultDeadLetterMaxBytes bounds the dead-letter file; with the one
 	// previous file kept, the dead letters take at most twice this.
 	DefaultDeadLetterMaxBytes = 64 << 20
 )
+
+// maxInFlight bounds Config.InFlight: two writes in flight already keep
+// the server busy while the next batch is encoded and sent; more would
+// mostly hold more points in memory.
+const maxInFlight = 4
 
 // retryBaseDelay is the backoff before jitter after the first failure; it
 // doubles with each further failure of the same batch.
@@ -99,6 +106,16 @@ type Config struct {
 	// take it past the bound first moves it to DeadLetterPath+".1",
 	// replacing the one there.
 	DeadLetterMaxBytes int64
+	// InFlight is how many batches may be written at once (default 1).
+	// With more, a batch is encoded and sent while the previous one is
+	// still being written; acks are still sent in batch order, so a
+	// file's position never passes a line whose batch is not finished.
+	// While one batch retries a failed write, the others make no attempt
+	// until it is finished (see Sink.hold). At most 4. A *Stream is
+	// written one batch at a time whatever InFlight says, so that its
+	// output keeps batch order. The budget (SetBudget) counts the points
+	// of every batch in flight: give it more than InFlight batches.
+	InFlight int
 }
 
 // Validate reports every problem with c, joined.
@@ -136,6 +153,9 @@ func (c Config) Validate() error {
 	if c.DeadLetterMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("dead letter max bytes %d: must not be negative", c.DeadLetterMaxBytes))
 	}
+	if c.InFlight < 0 || c.InFlight > maxInFlight {
+		errs = append(errs, fmt.Errorf("in flight %d: must be 1 to %d (0 means %d)", c.InFlight, maxInFlight, DefaultInFlight))
+	}
 	return errors.Join(errs...)
 }
 
@@ -154,6 +174,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeadLetterMaxBytes == 0 {
 		c.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
+	}
+	if c.InFlight == 0 {
+		c.InFlight = DefaultInFlight
 	}
 	return c
 }
@@ -175,13 +198,15 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("max_retry_delay", c.MaxRetryDelay),
 		slog.String("dead_letter_path", c.DeadLetterPath),
 		slog.Int64("dead_letter_max_bytes", c.DeadLetterMaxBytes),
+		slog.Int("in_flight", c.InFlight),
 	)
 }
 
 // Destination is where batches go: *InfluxDB and *Stream. WriteBatch gets
 // whole lines of line protocol and must not keep batch after it returns.
 // An error that is a *WriteError is handled by its status code; any other
-// error is retried like a network error.
+// error is retried like a network error. With Config.InFlight above 1,
+// WriteBatch is called by several goroutines at once.
 type Destination interface {
 	WriteBatch(ctx context.Context, batch []byte) error
 }
@@ -264,29 +289,30 @@ type Sink struct {
 
 	stats   counters
 	recycle *pipeline.Recycler
-	// budget gets back the points of a finished batch: held of them.
+	// budget gets back the points of each finished batch.
 	budget *pipeline.Budget
-	held   int
 
-	// The pending batch. Run owns it; it survives a cancelled flush so
-	// the final flush can finish it.
-	buf  []byte
-	ends []int // ends[i] is where line i of buf ends
-	// from[i] is where line i came from, for its dead letter.
-	from []lineOrigin
-	done int // lines before done are written or set aside
-	// origins holds the Origin of the last pending record of each file,
-	// in order of first appearance; acked of them are already sent.
-	origins []pipeline.Origin
-	acked   int
+	// cur is the batch being filled, flying the batches started and not
+	// yet acked, oldest first (at most InFlight), and spare finished
+	// ones kept for their buffers. Run owns them; a started batch
+	// survives a cancelled write so that the final flush can finish it.
+	cur    *batch
+	flying []*batch
+	spare  []*batch
+	// retrying is held by the batch that is retrying a failed write; see
+	// hold.
+	retrying chan struct{}
 
-	dead deadLetters
+	// deadMu serializes setAside's use of dead among the writers.
+	deadMu sync.Mutex
+	dead   deadLetters
 	// refusals and setAsides count events, for sampled logs.
-	refusals, setAsides, deadFailures uint64
+	refusals, setAsides, deadFailures atomic.Uint64
 
 	tally tally // for Delivered
 	// lastAttempt makes send give up after one failed write: set by
-	// finalFlush, whose one attempt must not wait for backoffs.
+	// finalFlush, whose one attempt must not wait for backoffs, while
+	// no writer runs.
 	lastAttempt bool
 }
 
@@ -302,13 +328,20 @@ func New(cfg Config, dst Destination, log *slog.Logger) (*Sink, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
+	if _, ok := dst.(*Stream); ok {
+		// Its output must keep batch order, and its retry resumes the
+		// one batch it tore.
+		cfg.InFlight = 1
+	}
 	return &Sink{
-		cfg:    cfg,
-		dst:    dst,
-		log:    log,
-		wait:   sleep,
-		jitter: jitter,
-		dead:   deadLetters{path: cfg.DeadLetterPath, max: cfg.DeadLetterMaxBytes, now: time.Now},
+		cfg:      cfg,
+		dst:      dst,
+		log:      log,
+		wait:     sleep,
+		jitter:   jitter,
+		cur:      &batch{},
+		retrying: make(chan struct{}, 1),
+		dead:     deadLetters{path: cfg.DeadLetterPath, max: cfg.DeadLetterMaxBytes, now: time.Now},
 	}, nil
 }
 
@@ -369,8 +402,8 @@ func (s *Sink) Stats() Stats {
 }
 
 // Run reads records from in until it is closed, writes their points in
-// batches, one write in flight at a time, and acks each batch once it is
-// written.
+// batches, up to InFlight writes at a time, and acks each batch once it is
+// written, in batch order.
 //
 // A batch is written when it holds BatchSize points or when its first
 // record has waited FlushInterval. Records without points (checkpoints)
@@ -383,17 +416,20 @@ func (s *Sink) Stats() Stats {
 // large (413) is acked too, and counted in Stats().Dropped. Any other
 // failed write is retried until it succeeds or ctx ends, and nothing after
 // it is acked before: a batch that fails with 401, 403, 404 or a redirect
-// waits for the configuration (or the server) to be fixed.
+// waits for the configuration (or the server) to be fixed. While InFlight
+// batches are being written, Run reads no record: the full window is the
+// backpressure.
 //
 // acks may be nil. Otherwise Run is its only sender and closes it when it
 // returns (the caller makes the channel, the sink owns its sending end),
 // so the reader should range over acks until it is closed to receive the
 // final acks.
 //
-// When ctx ends, Run stops reading and makes one attempt to write what it
-// holds, without retries, under a fresh context bounded by Timeout; it
-// returns ctx.Err() joined with any failure of that final flush. It
-// returns nil when in was closed and everything was delivered.
+// When ctx ends, Run stops reading and makes one attempt to write each
+// batch it holds, without retries, under a fresh context bounded by
+// Timeout; it returns ctx.Err() joined with any failure of that final
+// flush. It returns nil when in was closed and everything was delivered.
+// It returns after every write it started has returned.
 func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- pipeline.Ack) error {
 	if acks != nil {
 		defer close(acks)
@@ -407,21 +443,27 @@ func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- p
 		}
 	}()
 	for {
+		input, flush := in, due
+		if len(s.flying) == s.cfg.InFlight {
+			input, flush = nil, nil
+		}
 		select {
 		case <-ctx.Done():
 			return s.finalFlush(ctx, acks)
-		case rec, ok := <-in:
+		case <-s.oldest():
+			if err := s.finish(ctx, acks); err != nil {
+				return s.finalFlush(ctx, acks)
+			}
+		case rec, ok := <-input:
 			if !ok {
-				if err := s.flush(ctx, acks); err != nil {
+				if err := s.drain(ctx, acks); err != nil {
 					return s.finalFlush(ctx, acks)
 				}
 				return nil
 			}
 			s.add(rec)
-			if len(s.ends) >= s.cfg.BatchSize {
-				if err := s.flush(ctx, acks); err != nil {
-					return s.finalFlush(ctx, acks)
-				}
+			if len(s.cur.ends) >= s.cfg.BatchSize {
+				s.start(ctx)
 				due = nil
 			} else if due == nil {
 				if timer == nil {
@@ -431,11 +473,9 @@ func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- p
 				}
 				due = timer.C
 			}
-		case <-due:
+		case <-flush:
 			due = nil
-			if err := s.flush(ctx, acks); err != nil {
-				return s.finalFlush(ctx, acks)
-			}
+			s.start(ctx)
 		}
 	}
 }
@@ -443,78 +483,59 @@ func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- p
 // add encodes the points of rec into the pending batch and notes its
 // origin.
 func (s *Sink) add(rec pipeline.Record) {
-	s.tally.pending++
-	s.held += len(rec.Points)
+	b := s.cur
+	b.records++
+	b.held += len(rec.Points)
 	for i := range rec.Points {
-		n := len(s.buf)
-		s.buf = AppendPoint(s.buf, &rec.Points[i])
-		if len(s.buf) == n {
+		n := len(b.buf)
+		b.buf = AppendPoint(b.buf, &rec.Points[i])
+		if len(b.buf) == n {
 			s.stats.droppedInvalid.Add(1)
 			s.log.Error("bug: point without a writable field dropped",
 				"measurement", rec.Points[i].Measurement, "file", rec.Path, "offset", rec.Offset)
 			continue
 		}
-		s.ends = append(s.ends, len(s.buf))
-		s.from = append(s.from, lineOrigin{path: rec.Path, offset: rec.Offset})
+		b.ends = append(b.ends, len(b.buf))
+		b.from = append(b.from, lineOrigin{path: rec.Path, offset: rec.Offset})
 	}
 	s.recycle.Put(rec.Points) // encoded: the points are no longer needed
-	for i := s.acked; i < len(s.origins); i++ {
+	for i := range b.origins {
 		// One file is one identity; after a rotation, the file now at a
 		// path is another one, with its own position.
-		if s.origins[i].File == rec.File && s.origins[i].Path == rec.Path {
-			s.origins[i] = rec.Origin
+		if b.origins[i].File == rec.File && b.origins[i].Path == rec.Path {
+			b.origins[i] = rec.Origin
 			return
 		}
 	}
-	s.origins = append(s.origins, rec.Origin)
+	b.origins = append(b.origins, rec.Origin)
 }
 
-// flush writes the pending lines and sends the pending acks. It returns an
-// error only when ctx ends first, or when the last attempt fails; what is
-// left stays pending.
-func (s *Sink) flush(ctx context.Context, acks chan<- pipeline.Ack) error {
-	if s.done < len(s.ends) {
-		from := s.done
-		err := s.send(ctx, s.done, len(s.ends))
-		s.tally.points.Add(uint64(s.done - from))
-		if err != nil {
-			return err
-		}
-	}
-	s.tally.batchDone()
-	s.budget.Release(s.held)
-	s.held = 0
-	s.buf, s.ends, s.from, s.done = s.buf[:0], s.ends[:0], s.from[:0], 0
-	for ; s.acked < len(s.origins); s.acked++ {
-		if acks == nil {
-			continue
-		}
-		select {
-		case acks <- pipeline.Ack{Origin: s.origins[s.acked]}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	s.origins, s.acked = s.origins[:0], 0
-	return nil
-}
-
-// finalFlush makes one attempt to flush, under a fresh context because ctx
-// has ended, and returns why Run stops. It never retries: the agent is
-// stopping after its grace, and more attempts would only hold up the exit,
-// so its worst case is Timeout (a server that does not answer) while a
-// refused connection ends it at once.
+// finalFlush makes one attempt to write each batch Run holds, under a
+// fresh context because ctx has ended, and returns why Run stops. It never
+// retries: the agent is stopping after its grace, and more attempts would
+// only hold up the exit, so its worst case is Timeout (a server that does
+// not answer) while a refused connection ends it at once. The attempts run
+// at once, up to InFlight, and their acks go out in batch order up to the
+// first batch not written.
 func (s *Sink) finalFlush(ctx context.Context, acks chan<- pipeline.Ack) error {
+	s.waitWriters() // they end with ctx
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
 	s.lastAttempt = true
-	if err := s.flush(fctx, acks); err != nil {
+	for _, b := range s.flying {
+		if b.err != nil {
+			s.launch(fctx, b)
+		}
+	}
+	err := s.drain(fctx, acks)
+	s.waitWriters()
+	if err != nil {
 		status := 0 // no answer
 		if we := (*WriteError)(nil); errors.As(err, &we) {
 			status = we.StatusCode
 		}
 		s.log.Error("last write failed: points not written",
-			"status", status, "points", len(s.ends)-s.done, "err", err)
+			"status", status, "points", s.unwritten(), "err", err)
 		return errors.Join(ctx.Err(), fmt.Errorf("final flush: %w", err))
 	}
 	return ctx.Err()
@@ -562,17 +583,16 @@ func classify(status int) class {
 	return classUnexpected
 }
 
-// send writes lines [lo, hi) of the batch until they are written or
-// dropped, and then moves s.done to hi. It returns an error only when ctx
-// ends first.
-func (s *Sink) send(ctx context.Context, lo, hi int) error {
-	start := 0
-	if lo > 0 {
-		start = s.ends[lo-1]
-	}
-	body := s.buf[start:s.ends[hi-1]]
+// send writes lines [lo, hi) of b until they are written or dropped, and
+// then moves b.done to hi. It returns an error only when ctx ends first,
+// or when the last attempt fails.
+func (s *Sink) send(ctx context.Context, b *batch, lo, hi int) error {
+	body := b.lines(lo, hi)
 	points := hi - lo
 	for attempt := 0; ; attempt++ {
+		if err := s.turn(ctx, b); err != nil {
+			return err
+		}
 		err := s.dst.WriteBatch(ctx, body)
 		if err == nil {
 			s.stats.pointsWritten.Add(uint64(points))
@@ -580,7 +600,7 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 			if attempt > 0 {
 				s.log.Info("write succeeded after retries", "points", points, "attempts", attempt+1)
 			}
-			s.done = hi
+			b.done = hi
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -601,24 +621,24 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 		switch class {
 		case classRefused:
 			s.stats.errRefused.Add(1)
-			return s.isolate(ctx, lo, hi, status, refused, err)
+			return s.isolate(ctx, b, lo, hi, status, refused, err)
 		case classTooLarge:
 			n := s.stats.errTooLarge.Add(1)
 			switch {
 			case len(body) <= splitAboveBytes:
 				// Retried below, like a 5xx.
 			case points == 1:
-				s.setAside(lo, hi, reasonTooLarge, status, err)
+				s.setAside(b, lo, hi, reasonTooLarge, status, err)
 				return nil
 			default:
 				if pipeline.Sampled(n) {
 					s.log.Warn("batch too large: splitting", "status", status, "points", points, "bytes", len(body), "occurrence", n)
 				}
 				mid := lo + points/2
-				if err := s.send(ctx, lo, mid); err != nil {
+				if err := s.send(ctx, b, lo, mid); err != nil {
 					return err
 				}
-				return s.send(ctx, mid, hi)
+				return s.send(ctx, b, mid, hi)
 			}
 		}
 		delay := s.retryDelay(attempt, retryAfter)
@@ -646,6 +666,9 @@ func (s *Sink) send(ctx context.Context, lo, hi int) error {
 			s.log.Error("write failed with an unexpected status: retrying", attrs...)
 		}
 		s.stats.retries.Add(1)
+		if err := s.hold(ctx, b); err != nil {
+			return err
+		}
 		probe := retryAfter == 0 && (class == classNetwork || class == classServer)
 		// A write that got no answer at all says the server is down
 		// (or the way to it is): the first good ping ends the wait. A
@@ -742,23 +765,22 @@ func (s *Sink) probe(ctx context.Context, p pinger, end time.Time, down bool, ba
 // field type conflicts and points beyond the retention policy) is set aside
 // without splitting it further. So a batch of n points with k refused
 // costs at most about 2k·log2(n/k) requests, never more than 2n-1, one at a
-// time; the README's design notes say more.
-func (s *Sink) isolate(ctx context.Context, lo, hi, status, refused int, err error) error {
+// time per batch; the README's design notes say more.
+func (s *Sink) isolate(ctx context.Context, b *batch, lo, hi, status, refused int, err error) error {
 	points := hi - lo
 	if points == 1 || refused == points {
-		s.setAside(lo, hi, reasonRefused, status, err)
+		s.setAside(b, lo, hi, reasonRefused, status, err)
 		return nil
 	}
-	s.refusals++
-	if pipeline.Sampled(s.refusals) {
+	if n := s.refusals.Add(1); pipeline.Sampled(n) {
 		s.log.Warn("write refused: resending in halves to find the refused points",
-			"status", status, "points", points, "refused", refused, "occurrence", s.refusals, "err", err)
+			"status", status, "points", points, "refused", refused, "occurrence", n, "err", err)
 	}
 	mid := lo + points/2
-	if err := s.send(ctx, lo, mid); err != nil {
+	if err := s.send(ctx, b, lo, mid); err != nil {
 		return err
 	}
-	return s.send(ctx, mid, hi)
+	return s.send(ctx, b, mid, hi)
 }
 
 // retryDelay is how long to wait after failed attempt number attempt

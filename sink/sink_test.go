@@ -688,7 +688,6 @@ func (f *fakeDst) Writes() []fakeWrite {
 type bubble struct {
 	t     *testing.T
 	s     *Sink
-	dst   *fakeDst
 	in    chan pipeline.Record
 	start time.Time
 	errc  chan error
@@ -702,13 +701,18 @@ type timedAck struct {
 	Ack pipeline.Ack
 }
 
-func startBubble(ctx context.Context, t *testing.T, cfg Config, dst *fakeDst) *bubble {
+// startBubble runs a Sink on dst, without jitter, after setup (SetBudget,
+// ...) if given.
+func startBubble(ctx context.Context, t *testing.T, cfg Config, dst Destination, setup ...func(*Sink)) *bubble {
 	s, err := New(cfg, dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.jitter = func(time.Duration) time.Duration { return 0 }
-	b := &bubble{t: t, s: s, dst: dst, in: make(chan pipeline.Record), start: time.Now(), errc: make(chan error, 1)}
+	for _, f := range setup {
+		f(s)
+	}
+	b := &bubble{t: t, s: s, in: make(chan pipeline.Record), start: time.Now(), errc: make(chan error, 1)}
 	acks := make(chan pipeline.Ack)
 	go func() { b.errc <- s.Run(ctx, b.in, acks) }()
 	go func() {
@@ -1032,11 +1036,13 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad url", cfg: Config{URL: "http://[::1", Bucket: "b"}, want: `url: parse "http://[::1": missing ']' in host`},
 		{
 			name: "every negative reported",
-			cfg:  Config{BatchSize: -1, FlushInterval: -time.Second, Timeout: -1, MaxRetryDelay: -time.Minute, DeadLetterMaxBytes: -1},
+			cfg:  Config{BatchSize: -1, FlushInterval: -time.Second, Timeout: -1, MaxRetryDelay: -time.Minute, DeadLetterMaxBytes: -1, InFlight: -1},
 			want: "batch size -1: must not be negative\nflush interval -1s: must not be negative\n" +
 				"timeout -1ns: must not be negative\nmax retry delay -1m0s: must not be negative\n" +
-				"dead letter max bytes -1: must not be negative",
+				"dead letter max bytes -1: must not be negative\nin flight -1: must be 1 to 4 (0 means 1)",
 		},
+		{name: "four in flight", cfg: Config{InFlight: 4}},
+		{name: "five in flight", cfg: Config{InFlight: 5}, want: "in flight 5: must be 1 to 4 (0 means 1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1052,7 +1058,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	want := Config{BatchSize: 5000, FlushInterval: time.Second, Timeout: 10 * time.Second, MaxRetryDelay: 30 * time.Second, DeadLetterMaxBytes: 64 << 20}
+	want := Config{BatchSize: 5000, FlushInterval: time.Second, Timeout: 10 * time.Second, MaxRetryDelay: 30 * time.Second, DeadLetterMaxBytes: 64 << 20, InFlight: 1}
 	if diff := cmp.Diff(want, Config{}.withDefaults()); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}

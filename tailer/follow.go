@@ -424,6 +424,7 @@ func (f *follower) remember(print position) {
 // followed or released (by inode), not starting like a content it
 // released, and not a copy of what the file holds now.
 func (f *follower) missed(since time.Time) []candidate {
+	since = since.Add(-mtimeSlack)
 	var out []candidate
 	for _, c := range f.tl.siblingFinder(globMatches(f.globs)).of(f.path) {
 		if !c.named || len(c.head) == 0 || !c.fi.ModTime().After(since) || f.tl.isLive(c.in) || f.tl.isReleased(c.in) {
@@ -436,6 +437,14 @@ func (f *follower) missed(since time.Time) []candidate {
 	slices.SortFunc(out, func(a, b candidate) int { return a.fi.ModTime().Compare(b.fi.ModTime()) })
 	return out
 }
+
+// mtimeSlack is how much earlier than the moment it was made a file's
+// modification time may be: the kernel stamps files with a clock that lags
+// by up to a tick (a copy made 1 ms after the follower looked can be dated
+// 3 ms before), and a file server with its own. A copy dated this much
+// before the follower last saw the file whole may still hold a content it
+// never saw; the other tests of missed keep out those it did see.
+const mtimeSlack = time.Second
 
 // holdsCurrent reports whether c is a copy of what the followed file holds
 // now (copied, not truncated yet): it starts alike and, uncompressed, also

@@ -9,6 +9,7 @@ package extract
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -104,7 +105,20 @@ func (e *Extractor) SetBudget(b *pipeline.Budget) { e.budget = b }
 // those inside get the times a run over every line gives them; they are
 // counted (OutsideWindow), not emitted.
 func (e *Extractor) SetWindow(since, until time.Time) {
-	e.window, e.since, e.until = true, since.UnixNano(), until.UnixNano()
+	e.window, e.since, e.until = true, clampedNanos(since), clampedNanos(until)
+}
+
+// clampedNanos is t in Unix nanoseconds, clamped to what an int64 holds
+// (1677 to 2262): t.UnixNano would wrap, and a bound such as 9999-12-31
+// would exclude every time.
+func clampedNanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // Release frees the collision separator's state of a file no line of

@@ -83,3 +83,18 @@ func TestLineTime(t *testing.T) {
 		t.Errorf("LineTime counted: %+v", st.Rules)
 	}
 }
+
+// TestWindowBeyondNanos: bounds outside what Unix nanoseconds hold (an
+// open-ended -until 9999-12-31) keep every point instead of wrapping.
+func TestWindowBeyondNanos(t *testing.T) {
+	src := windowSource
+	src.Name = "s"
+	ex, err := Compile(Config{Sources: []Source{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.SetWindow(time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
+	if got := extractWith(t, ex, "t=10 n=1", "t=4000000000 n=2"); len(got) != 2 {
+		t.Errorf("got %v, want both points", got)
+	}
+}

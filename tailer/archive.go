@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -254,6 +255,22 @@ func BackfillFiles(src Source) ([]string, error) {
 		return true
 	}
 	folders := map[string][]os.DirEntry{}
+	siblings := func(dir, base string) error {
+		entries, ok := folders[dir]
+		if !ok {
+			var err error
+			if entries, err = os.ReadDir(dir); err != nil {
+				return fmt.Errorf("source %q: read folder for rotated files: %w", src.Name, err)
+			}
+			folders[dir] = entries
+		}
+		for _, e := range entries {
+			if isSibling(base, e.Name()) {
+				keep(filepath.Join(dir, e.Name()))
+			}
+		}
+		return nil
+	}
 	for _, pattern := range src.Paths {
 		matches, err := doublestar.FilepathGlob(pattern, doublestar.WithFilesOnly())
 		if err != nil {
@@ -264,17 +281,25 @@ func BackfillFiles(src Source) ([]string, error) {
 				continue
 			}
 			dir, base := filepath.Split(m)
-			dir = filepath.Clean(dir)
-			entries, ok := folders[dir]
-			if !ok {
-				if entries, err = os.ReadDir(dir); err != nil {
-					return nil, fmt.Errorf("source %q: read folder for rotated files: %w", src.Name, err)
-				}
-				folders[dir] = entries
+			if err := siblings(filepath.Clean(dir), base); err != nil {
+				return nil, err
 			}
-			for _, e := range entries {
-				if isSibling(base, e.Name()) {
-					keep(filepath.Join(dir, e.Name()))
+		}
+		// A glob whose last element names one file (access.log) has
+		// rotated names even when that file is gone: archives copied to
+		// another host, or an application no longer writing.
+		dirPattern, base := filepath.Split(pattern)
+		if base == "" || strings.ContainsAny(base, "*?[{\\") || excluded(exclude, pattern) {
+			continue
+		}
+		dirs, err := doublestar.FilepathGlob(filepath.Clean(dirPattern))
+		if err != nil {
+			return nil, fmt.Errorf("source %q: glob %q: %w", src.Name, pattern, err)
+		}
+		for _, dir := range dirs {
+			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+				if err := siblings(dir, base); err != nil {
+					return nil, err
 				}
 			}
 		}

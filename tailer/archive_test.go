@@ -390,7 +390,7 @@ func TestBackfillFiles(t *testing.T) {
 		"logs/access.log", "logs/access.log.1", "logs/access.log.2.gz", "logs/access.log-20250101.zst",
 		"logs/access.log.5.bz2", "logs/app.log", "logs/app.1.log", "logs/app.2.log.gz", "logs/app-20250310.log",
 		"logs/error.log", "logs/error.log.1", "logs/notes.txt", "logs/access.logger",
-		"sub/access.log", "sub/access.log.1",
+		"sub/access.log", "sub/access.log.1", "gone/old.log.1", "gone/old.log.2.gz", "gone/older.log.1",
 	} {
 		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -423,6 +423,8 @@ func TestBackfillFiles(t *testing.T) {
 		{"** across folders", []string{dir + "/**/access.log"}, []string{"*.gz", "*.zst", "*.bz2"},
 			[]string{"logs/access.log", "logs/access.log.1", "sub/access.log", "sub/access.log.1"}},
 		{"no match", []string{"logs/none.log"}, nil, nil},
+		{"the file gone, its rotated names kept", []string{"gone/old.log"}, nil, []string{"gone/old.log.1", "gone/old.log.2.gz"}},
+		{"the file gone, in folders a glob matches", []string{dir + "/g*/old.log"}, []string{"*.gz"}, []string{"gone/old.log.1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

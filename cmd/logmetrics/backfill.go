@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +34,10 @@ const exitInterrupted = 130
 // backfillDeadLetters is the dead-letter file of backfill in the state
 // folder: not run's, which a running agent holds.
 const backfillDeadLetters = "backfill-dead-letters.lp"
+
+// backfillInFlight is how many write requests backfill keeps in flight:
+// the next batch is encoded and sent while InfluxDB stores the last.
+const backfillInFlight = 2
 
 // firstTimeLines bounds how far into a file backfill looks for its first
 // parseable time, to order the files of a source: a file with none that
@@ -81,9 +86,15 @@ func cmdBackfill(e *env, args []string) int {
 	for _, err := range selectErrs {
 		fmt.Fprintf(e.stderr, "logmetrics backfill: %v\n", err)
 	}
-	if len(selectErrs) > 0 {
-		return exitUsage
+	if len(fs.Args()) > 0 && len(selectErrs) > 0 {
+		return exitUsage // a path the user named is not there, or has no source
 	}
+	if len(inputs) == 0 {
+		fmt.Fprintln(e.stderr, "logmetrics backfill: nothing to read")
+		return exitFailure
+	}
+	// A folder that could not be listed: its files would be missed.
+	listFailed := slices.ContainsFunc(selectErrs, func(err error) bool { return !errors.As(err, new(noFiles)) })
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	started, err := tailer.ReadStarted(cfg.Agent.StateDir)
 	if err != nil {
@@ -91,7 +102,7 @@ func cmdBackfill(e *env, args []string) int {
 		return exitFailure
 	}
 	st, err := newStages(cfg, log, stageOptions{stdout: e.stdout, discard: *dry,
-		deadLetters: filepath.Join(cfg.Agent.StateDir, backfillDeadLetters)})
+		deadLetters: filepath.Join(cfg.Agent.StateDir, backfillDeadLetters), inFlight: backfillInFlight})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics backfill: %v\n", err)
 		return exitUsage
@@ -107,7 +118,7 @@ func cmdBackfill(e *env, args []string) int {
 		return exitFailure
 	}
 	b := &backfill{e: e, log: log, st: st, probe: probe, maxLine: cfg.Tailer.MaxLineBytes, dry: *dry,
-		stdoutPoints: cfg.InfluxDB == nil, start: time.Now()}
+		start: time.Now(), tooLong: map[string]int64{}}
 	b.describe(inputs, started)
 
 	sigs := make(chan os.Signal, 2)
@@ -118,7 +129,7 @@ func cmdBackfill(e *env, args []string) int {
 	switch {
 	case b.interrupted.Load():
 		return exitInterrupted
-	case runErr != nil || len(b.failed) > 0:
+	case runErr != nil || len(b.failed) > 0 || listFailed:
 		return exitFailure
 	}
 	return exitOK
@@ -140,6 +151,9 @@ func window(sinceFlag, untilFlag string) (since, until time.Time, err error) {
 		since = time.Unix(0, -1<<63)
 	}
 	if !until.After(since) {
+		if untilFlag == "" {
+			return since, until, fmt.Errorf("-since %s is past the last time InfluxDB can store", sinceFlag)
+		}
 		return since, until, fmt.Errorf("-until %s is not after -since %s", untilFlag, sinceFlag)
 	}
 	if sinceFlag == "" && untilFlag == "" {
@@ -168,22 +182,41 @@ func selectInputs(cfg tailer.Config, only string, paths []string) ([]*input, []e
 	var errs []error
 	seen := map[string]bool{}
 	add := func(path, source string) {
-		if abs, err := filepath.Abs(path); err == nil && !seen[abs] {
-			seen[abs] = true
+		if key := fileKey(path); !seen[key] {
+			seen[key] = true
 			inputs = append(inputs, &input{path: path, source: source})
 		}
 	}
 	if len(paths) == 0 {
+		// A file a source's globs match is that source's, as in run,
+		// even when it is also a rotated name of another's file.
+		var listed [][]string
 		for _, src := range cfg.Sources {
 			if only != "" && src.Name != only {
+				listed = append(listed, nil)
 				continue
 			}
 			files, err := tailer.BackfillFiles(src)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("source %s: %w", src.Name, err))
 			}
-			for _, f := range files {
-				add(f, src.Name)
+			listed = append(listed, files)
+		}
+		for i, src := range cfg.Sources {
+			for _, f := range listed[i] {
+				if owner := cfg.SourceOf(f); only != "" || owner == "" || owner == src.Name {
+					add(f, src.Name)
+				}
+			}
+		}
+		for i, src := range cfg.Sources {
+			for _, f := range listed[i] {
+				add(f, src.Name) // a rotated name only: the first source that lists it
+			}
+			if only == "" || src.Name == only {
+				if len(listed[i]) == 0 {
+					errs = append(errs, noFiles{src})
+				}
 			}
 		}
 		return inputs, errs
@@ -211,6 +244,26 @@ func selectInputs(cfg tailer.Config, only string, paths []string) ([]*input, []e
 		}
 	}
 	return inputs, errs
+}
+
+// noFiles is a source none of whose paths matches a file: a warning when
+// other sources have files (a typo in paths still shows), not a failure.
+type noFiles struct{ src tailer.Source }
+
+func (n noFiles) Error() string {
+	return fmt.Sprintf("source %s: no file matches its paths %q or their rotated names", n.src.Name, n.src.Paths)
+}
+
+// fileKey is what makes two paths one file: its device and inode (a link
+// and its target, a file given twice), else its absolute path.
+func fileKey(path string) string {
+	if fi, err := os.Stat(path); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+		}
+	}
+	abs, _ := filepath.Abs(path)
+	return abs
 }
 
 // sourceOf returns the source whose globs match path or whose files have
@@ -244,10 +297,7 @@ type backfill struct {
 	probe   *extract.Extractor
 	maxLine int
 	dry     bool
-	// stdoutPoints is set when points go to stdout: the progress bar then
-	// stays off it, on stderr.
-	stdoutPoints bool
-	start        time.Time
+	start   time.Time
 
 	inputs []*input // in reading order
 	failed []string // files that could not be read whole
@@ -261,7 +311,8 @@ type backfill struct {
 	mu          sync.Mutex
 	at          pipeline.Origin
 	interrupted atomic.Bool
-	filesRead   map[string]int // per source
+	filesRead   map[string]int   // per source
+	tooLong     map[string]int64 // lines over max_line_bytes skipped, per source
 	wall        time.Duration
 }
 
@@ -340,9 +391,10 @@ func (b *backfill) fail(path string, err error) {
 	// A damaged archive's error names the file and where it broke;
 	// Scan's "read PATH:" would name the file twice.
 	if ae := (*tailer.ArchiveError)(nil); errors.As(err, &ae) {
-		err = ae
+		fmt.Fprintf(b.e.stderr, "logmetrics backfill: %v; the points of the lines before it are kept\n", ae)
+		return
 	}
-	fmt.Fprintf(b.e.stderr, "logmetrics backfill: %v; the points of the lines before it are kept\n", err)
+	fmt.Fprintf(b.e.stderr, "logmetrics backfill: %v\n", err)
 }
 
 // run reads the inputs through extract and the sink. The first signal
@@ -378,7 +430,7 @@ func (b *backfill) run(parent context.Context, sigs <-chan os.Signal) error {
 	recs := make(chan pipeline.Record, b.st.recCap)
 	acks := make(chan pipeline.Ack, 64)
 	g.Go(func() error { defer close(lines); b.read(readCtx, lines); return nil })
-	g.Go(func() error { return b.st.ex.Run(gctx, lines, recs) })
+	g.Go(func() error { return b.st.ex.RunParallel(gctx, lines, recs, runtime.GOMAXPROCS(0)) })
 	g.Go(func() error { return b.st.sk.Run(gctx, recs, acks) })
 	g.Go(func() error {
 		for range acks { // no positions: the files are read whole each time
@@ -400,12 +452,12 @@ func (b *backfill) read(ctx context.Context, lines chan<- pipeline.Line) {
 		if ctx.Err() != nil {
 			return
 		}
+		b.filesRead[in.source]++
 		err := b.readInput(ctx, in, lines)
 		b.doneBytes.Add(in.arch.Size)
 		if ctx.Err() != nil {
 			return
 		}
-		b.filesRead[in.source]++
 		if err != nil {
 			b.fail(in.path, err)
 		}
@@ -433,10 +485,11 @@ func (b *backfill) readInput(ctx context.Context, in *input, lines chan<- pipeli
 		src = io.LimitReader(r, in.stop)
 	}
 	end := int64(0)
-	_, err = tailer.Scan(ctx, src, b.scanInput(in), func(l pipeline.Line) error {
+	counts, err := tailer.Scan(ctx, src, b.scanInput(in), func(l pipeline.Line) error {
 		end = l.Offset
 		return b.send(ctx, lines, l)
 	})
+	b.tooLong[in.source] += counts.TooLong
 	if err != nil {
 		return err
 	}

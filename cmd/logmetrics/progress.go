@@ -129,6 +129,16 @@ func (b *backfill) summary() {
 		ss.PointsWritten, verb, ss.DeadLettered.Refused+ss.DeadLettered.TooLarge,
 		ss.Dropped.Refused+ss.Dropped.TooLarge+ss.Dropped.Invalid+ss.Dropped.DeadLetterFailed,
 		total, b.wall.Round(time.Millisecond), float64(total)/max(b.wall.Seconds(), 1e-9))
+	for _, r := range st.Rules {
+		if used[r.Source] && r.Displaced > 0 {
+			fmt.Fprintf(w, "%s: %d points written after times the collision separator had forgotten (see the README's Colliding points)\n", r.Rule, r.Displaced)
+		}
+	}
+	for source, n := range b.tooLong {
+		if n > 0 {
+			fmt.Fprintf(w, "%s: %d lines longer than the line limit (max_line_bytes) were skipped\n", source, n)
+		}
+	}
 	if len(b.failed) > 0 {
 		fmt.Fprintf(w, "%d files could not be read whole: %v\n", len(b.failed), b.failed)
 	}

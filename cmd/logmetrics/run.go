@@ -163,6 +163,7 @@ type stageOptions struct {
 	stdout      io.Writer
 	discard     bool
 	deadLetters string
+	inFlight    int // write requests at once; 0 is the sink's default
 }
 
 func newStages(cfg *config.Config, log *slog.Logger, opt stageOptions) (*stages, error) {
@@ -179,6 +180,7 @@ func newStages(cfg *config.Config, log *slog.Logger, opt stageOptions) (*stages,
 		if opt.deadLetters != "" {
 			scfg.DeadLetterPath = opt.deadLetters
 		}
+		scfg.InFlight = opt.inFlight
 		if !opt.discard {
 			idb, err := sink.NewInfluxDB(scfg)
 			if err != nil {

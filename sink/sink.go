@@ -503,11 +503,11 @@ func (s *Sink) add(rec pipeline.Record) {
 		// One file is one identity; after a rotation, the file now at a
 		// path is another one, with its own position.
 		if b.origins[i].File == rec.File && b.origins[i].Path == rec.Path {
-			b.origins[i] = rec.Origin
+			b.origins[i] = pipeline.Ack{Origin: rec.Origin, Hold: rec.Hold}
 			return
 		}
 	}
-	b.origins = append(b.origins, rec.Origin)
+	b.origins = append(b.origins, pipeline.Ack{Origin: rec.Origin, Hold: rec.Hold})
 }
 
 // finalFlush makes one attempt to write each batch Run holds, under a

@@ -850,6 +850,21 @@ func TestRunAcks(t *testing.T) {
 			want: []pipeline.Ack{ack("a", 20)},
 		},
 		{
+			name: "the ack holds the position where the file's last record does",
+			recs: func() []pipeline.Record {
+				held, free := record("a", 1, point("x", 1)), record("a", 9)
+				held.Hold = pipeline.Hold{Hold: 0, Held: true}
+				free.Hold = pipeline.Hold{Hold: 4, Held: true}
+				other := record("b", 3)
+				other.Hold = pipeline.Hold{Hold: 2, Held: true}
+				return []pipeline.Record{held, other, free}
+			}(),
+			want: []pipeline.Ack{
+				{Origin: pipeline.Origin{Path: "a", Offset: 9}, Hold: pipeline.Hold{Hold: 4, Held: true}},
+				{Origin: pipeline.Origin{Path: "b", Offset: 3}, Hold: pipeline.Hold{Hold: 2, Held: true}},
+			},
+		},
+		{
 			name: "a point with no writable field is dropped but acked",
 			recs: []pipeline.Record{record("a", 1, pipeline.Point{Measurement: "x", Fields: []pipeline.Field{floatF("v", nan())}})},
 			want: []pipeline.Ack{ack("a", 1)},

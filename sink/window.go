@@ -14,9 +14,9 @@ type batch struct {
 	// from[i] is where line i came from, for its dead letter.
 	from []lineOrigin
 	done int // lines before done are written or set aside
-	// origins holds the Origin of the batch's last record of each file,
+	// origins holds the Origin (and Hold) of the batch's last record of each file,
 	// in order of first appearance; acked of them are already sent.
-	origins []pipeline.Origin
+	origins []pipeline.Ack
 	acked   int
 	records int // for Delivered, until the batch is finished
 	held    int // points to give back to the budget, until then too
@@ -94,7 +94,7 @@ func (s *Sink) finish(ctx context.Context, acks chan<- pipeline.Ack) error {
 			continue
 		}
 		select {
-		case acks <- pipeline.Ack{Origin: b.origins[b.acked]}:
+		case acks <- b.origins[b.acked]:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -261,10 +261,11 @@ func (p *positions) commit(ack pipeline.Ack) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pos := p.live[ack.File]
-	if pos == nil || ack.Offset <= pos.Offset {
+	to := ack.Commit(ack.Origin)
+	if pos == nil || to <= pos.Offset {
 		return
 	}
-	pos.Offset, pos.Path, pos.Updated = ack.Offset, ack.Path, p.now()
+	pos.Offset, pos.Path, pos.Updated = to, ack.Path, p.now()
 	p.dirty = true
 }
 

@@ -198,3 +198,30 @@ func TestPositionsSavedAtDiscovery(t *testing.T) {
 	}
 	r.recv(1)
 }
+
+// TestPositionsCommitHeld: an ack whose record is held back (lines an
+// aggregation window still needs) moves the position to its hold, never
+// past it, and never back.
+func TestPositionsCommitHeld(t *testing.T) {
+	p, err := openPositions(t.TempDir(), fixedClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	id := pipeline.FileID{Ino: 7, FingerprintBytes: 3}
+	p.start("app.log", id, 0)
+	for _, step := range []struct {
+		ack  pipeline.Ack
+		want int64
+	}{
+		{pipeline.Ack{Origin: pipeline.Origin{Offset: 10, File: id}, Hold: pipeline.Hold{Hold: 0, Held: true}}, 0},
+		{pipeline.Ack{Origin: pipeline.Origin{Offset: 30, File: id}, Hold: pipeline.Hold{Hold: 20, Held: true}}, 20},
+		{pipeline.Ack{Origin: pipeline.Origin{Offset: 40, File: id}, Hold: pipeline.Hold{Hold: 10, Held: true}}, 20},
+		{pipeline.Ack{Origin: pipeline.Origin{Offset: 50, File: id}}, 50},
+	} {
+		p.commit(step.ack)
+		if got := p.live[id].Offset; got != step.want {
+			t.Errorf("after %+v: offset %d, want %d", step.ack, got, step.want)
+		}
+	}
+}

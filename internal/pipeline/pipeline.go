@@ -126,10 +126,32 @@ type Point struct {
 type Record struct {
 	Origin
 	Points []Point
+	Hold
+}
+
+// Hold keeps a file's position back: when Held, once the record is
+// delivered the position may move to Hold, not past it, because the lines
+// from Hold on are still needed (an aggregation window still open takes
+// them): a restart must read them again.
+type Hold struct {
+	Hold int64
+	Held bool
+}
+
+// Commit is where a delivered record (or ack) lets its file's position
+// move: its Offset, or Hold when that is held back.
+func (h Hold) Commit(o Origin) int64 {
+	if h.Held {
+		return min(h.Hold, o.Offset)
+	}
+	return o.Offset
 }
 
 // Ack tells the tailer that everything up to and including Origin has been
 // delivered (or deliberately set aside) and its position may move there.
 type Ack struct {
 	Origin
+	// Hold is that of the file's last record delivered: the position
+	// moves to Hold.Commit(Origin).
+	Hold
 }

@@ -7,9 +7,10 @@ import "sync/atomic"
 // writes. A stopped agent compares it with what extract made to say exactly
 // what it read and did not deliver.
 type Delivered struct {
-	// Records counts records, with or without points, whose whole batch
-	// was finished, and every batch before it, so their files may move
-	// past them.
+	// Records counts the records of lines, with or without points, whose
+	// whole batch was finished, and every batch before it, so their files
+	// may move past them. A record of no line (an idle source's
+	// aggregation windows, with no Origin) is not counted.
 	Records uint64
 	// Points counts points written or set aside, those of a batch only
 	// partly finished included (a 413 split), and points dropped on

@@ -169,6 +169,11 @@ func TestDelivered(t *testing.T) {
 			want: Delivered{Records: 4, Points: 4},
 		},
 		{
+			name: "a record of no line counts its points, not a record",
+			recs: []pipeline.Record{{Points: []pipeline.Point{point("w", 1)}}, record("f", 10, point("a", 1))},
+			want: Delivered{Records: 1, Points: 2},
+		},
+		{
 			name: "invalid point dropped on arrival",
 			recs: []pipeline.Record{record("f", 10, invalid, point("a", 1))},
 			want: Delivered{Records: 1, Points: 2},

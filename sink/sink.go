@@ -485,6 +485,12 @@ func (s *Sink) Run(ctx context.Context, in <-chan pipeline.Record, acks chan<- p
 func (s *Sink) add(rec pipeline.Record) {
 	b := s.cur
 	b.records++
+	// A record without an origin is no line's (an idle source's
+	// aggregation windows): Delivered counts lines.
+	ofLine := rec.Origin != (pipeline.Origin{})
+	if ofLine {
+		b.ofLines++
+	}
 	b.held += len(rec.Points)
 	for i := range rec.Points {
 		n := len(b.buf)
@@ -499,6 +505,9 @@ func (s *Sink) add(rec pipeline.Record) {
 		b.from = append(b.from, lineOrigin{path: rec.Path, offset: rec.Offset})
 	}
 	s.recycle.Put(rec.Points) // encoded: the points are no longer needed
+	if !ofLine {
+		return // no file's position to move
+	}
 	for i := range b.origins {
 		// One file is one identity; after a rotation, the file now at a
 		// path is another one, with its own position.

@@ -865,6 +865,11 @@ func TestRunAcks(t *testing.T) {
 			},
 		},
 		{
+			name: "a record of no line (idle aggregation windows) is written, not acked",
+			recs: []pipeline.Record{{Points: []pipeline.Point{point("w", 1)}}, record("a", 4)},
+			want: []pipeline.Ack{ack("a", 4)},
+		},
+		{
 			name: "a point with no writable field is dropped but acked",
 			recs: []pipeline.Record{record("a", 1, pipeline.Point{Measurement: "x", Fields: []pipeline.Field{floatF("v", nan())}})},
 			want: []pipeline.Ack{ack("a", 1)},

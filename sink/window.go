@@ -18,7 +18,8 @@ type batch struct {
 	// in order of first appearance; acked of them are already sent.
 	origins []pipeline.Ack
 	acked   int
-	records int // for Delivered, until the batch is finished
+	records int // in the batch; of them, ofLines are records of lines (for Delivered, until the batch is finished)
+	ofLines int
 	held    int // points to give back to the budget, until then too
 
 	// Set by launch; err is read once finished is closed. retrying is
@@ -86,9 +87,9 @@ func (s *Sink) finish(ctx context.Context, acks chan<- pipeline.Ack) error {
 	if b.err != nil {
 		return b.err
 	}
-	s.tally.records.Add(uint64(b.records))
+	s.tally.records.Add(uint64(b.ofLines))
 	s.budget.Release(b.held)
-	b.records, b.held = 0, 0
+	b.records, b.ofLines, b.held = 0, 0, 0
 	for ; b.acked < len(b.origins); b.acked++ {
 		if acks == nil {
 			continue

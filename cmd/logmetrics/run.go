@@ -313,10 +313,12 @@ func (p *agentPipeline) shortfall(lines <-chan pipeline.Line) shortfall {
 		points += r.Points
 	}
 	read := extracted + queued
+	// Records that carry no line (the windows an idle source's
+	// aggregation emits) are delivered too: never count below zero.
 	return shortfall{
 		read:         read,
-		lines:        read - done.Records,
-		points:       points - done.Points,
+		lines:        read - min(read, done.Records),
+		points:       points - min(points, done.Points),
 		notExtracted: queued,
 	}
 }

@@ -106,3 +106,72 @@ func BenchmarkExtract(b *testing.B) {
 		})
 	}
 }
+
+// aggBenchRule is the regex case's rule aggregated as the example
+// block: windows of 10 s, 30 s of lateness, every stat with three
+// percentiles, three buckets.
+func aggBenchRule() Rule {
+	r := benchCases[0].rule
+	r.Aggregate = &Aggregate{Window: 10 * time.Second, Lateness: 30 * time.Second,
+		Stats: []string{"count", "sum", "min", "max", "mean", "p50", "p90", "p99"}, Buckets: []float64{0.01, 0.1, 1}}
+	return r
+}
+
+// TestAggregateBenchInput: the aggregated benchmark folds most lines into
+// windows that it emits, so it measures real work.
+func TestAggregateBenchInput(t *testing.T) {
+	lines := benchLines(t, benchCases[0], 10000)
+	ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{aggBenchRule()}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec pipeline.Record
+	points := 0
+	for i := range lines {
+		ex.Extract(&lines[i], &rec)
+		points += len(rec.Points)
+	}
+	st := ex.Stats().Rules[0]
+	if st.Aggregated < 9000 || points < 10 || st.Late > 0 {
+		t.Errorf("%d lines aggregated, %d points before the end: the benchmark input or rule is broken: %+v", st.Aggregated, points, st)
+	}
+}
+
+// BenchmarkAggregate compares the cost per line of the regex rule making a
+// point per line (per_line, as BenchmarkExtract/regex) with the same rule
+// aggregated (aggregated), windows written included.
+func BenchmarkAggregate(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		rule Rule
+	}{{"per_line", benchCases[0].rule}, {"aggregated", aggBenchRule()}} {
+		b.Run(c.name, func(b *testing.B) {
+			lines := benchLines(b, benchCases[0], 10000)
+			cfg := Config{Sources: []Source{{Name: "s", Rules: []Rule{c.rule}}}}
+			ex, err := Compile(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size := 0
+			for _, l := range lines {
+				size += len(l.Text) + 1
+			}
+			b.SetBytes(int64(size / len(lines)))
+			b.ReportAllocs()
+			var rec pipeline.Record
+			i := 0
+			for b.Loop() {
+				ex.Extract(&lines[i], &rec)
+				if i++; i == len(lines) {
+					ex.Flush(&rec) // the last windows, as test and backfill end
+					b.StopTimer()
+					i = 0
+					if ex, err = Compile(cfg); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			}
+		})
+	}
+}

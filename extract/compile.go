@@ -28,6 +28,7 @@ func Compile(cfg Config) (*Extractor, error) {
 		sources: make(map[string]*source, len(cfg.Sources)),
 		log:     slog.New(slog.DiscardHandler),
 		sep:     newSeparator(),
+		files:   map[pipeline.FileID]*fileState{},
 	}
 	var errs []error
 	maxNames := 0
@@ -48,6 +49,10 @@ func Compile(cfg Config) (*Extractor, error) {
 			if r != nil {
 				src.rules = append(src.rules, r)
 				maxNames = max(maxNames, len(r.names))
+				if r.agg != nil {
+					src.aggs = append(src.aggs, r)
+					e.aggregates = true
+				}
 			}
 		}
 	}
@@ -70,8 +75,9 @@ type rule struct {
 	timeAt  int // index of the time value in names
 	tags    []tagPlan
 	fields  []fieldPlan
-	// aggregate rules count what they take but emit nothing yet.
-	aggregate bool
+	// agg is the state of an aggregate rule, nil for a rule that makes a
+	// point per line.
+	agg *aggregator
 	// counted is what Stats shows; uncounted takes the counts of replayed
 	// lines, which were counted before the restart (see counts).
 	counted, uncounted ruleCounters
@@ -118,7 +124,7 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 	fail := func(part string, format string, args ...any) {
 		errs = append(errs, &partError{part, fmt.Errorf(format, args...)})
 	}
-	r := &rule{name: rc.Name, measurement: rc.Measurement, aggregate: rc.Aggregate != nil}
+	r := &rule{name: rc.Name, measurement: rc.Measurement}
 	if r.measurement == "" {
 		r.measurement = rc.Name
 	}
@@ -226,6 +232,11 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 	m, err := compileMatcher(rc, r.names, parts, data)
 	errs = append(errs, err...)
 	r.matcher = m
+	if rc.Aggregate != nil {
+		plan, err := compileAggregate(rc.Aggregate, r)
+		errs = append(errs, err...)
+		r.agg = newAggregator(plan)
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -59,8 +59,9 @@ type Rule struct {
 	Time   *Time
 	Tags   []TagSpec
 	Fields []FieldSpec
-	// Aggregate is parsed and validated, but not applied yet: a rule with it
-	// counts the lines it takes and emits no points.
+	// Aggregate, when set, makes the rule fold its lines into windows of
+	// log time and emit a point per window and tag set instead of one per
+	// line (see aggregate.go). It needs Time.
 	Aggregate *Aggregate
 }
 
@@ -128,9 +129,20 @@ type FieldSpec struct {
 
 // Aggregate is a rule's aggregate block.
 type Aggregate struct {
-	Window    time.Duration
-	Stats     []string
-	Lateness  time.Duration
-	Buckets   []float64
+	// Window is the length of the windows, aligned to multiples of it
+	// since the Unix epoch; it must divide a day.
+	Window time.Duration
+	// Stats are computed for every numeric field: sum, min, max, mean,
+	// pNN (0 < NN < 100). "count" may be listed; the window's count is
+	// written in any case.
+	Stats []string
+	// Lateness is how long, in log time, a window stays open after its
+	// end for lines that come out of order.
+	Lateness time.Duration
+	// Buckets are the increasing upper bounds of cumulative histogram
+	// buckets, for every numeric field.
+	Buckets []float64
+	// MaxSeries bounds the tag sets open at once; 0 means
+	// DefaultMaxSeries.
 	MaxSeries int
 }

@@ -37,10 +37,25 @@ type Extractor struct {
 	budget   *pipeline.Budget
 	// replayRec takes the points of replayed lines, which go nowhere.
 	replayRec pipeline.Record
+	// closing takes the points of the windows a line closes until the
+	// line's own points are placed.
+	closing pipeline.Record
 	// window, when set, keeps only the points whose own time (before
 	// separation) is in [since, until): see SetWindow.
 	window       bool
 	since, until int64
+
+	// Aggregation (aggregate.go): the kind of input, the state of the
+	// files with lines in open windows, and those whose hold moved since
+	// a record of theirs carried it (when checkpointing, in Run under
+	// FeedFollowed). stalledAt is when a send to the sink last waited.
+	feed          Feed
+	aggregates    bool
+	files         map[pipeline.FileID]*fileState
+	lastFile      *fileState
+	dirty         []*fileState
+	checkpointing bool
+	stalledAt     time.Time
 
 	unknownSource atomic.Uint64
 }
@@ -54,6 +69,15 @@ type source struct {
 
 	mu      sync.Mutex
 	samples []Sample
+
+	// aggs are the aggregate rules. latest is the latest time a line of
+	// the source gave (the watermark is latest less a rule's lateness;
+	// timed once there is one) and lastRead the latest ReadAt: both are
+	// in-order state (placeLine).
+	aggs     []*rule
+	latest   int64
+	timed    bool
+	lastRead time.Time
 }
 
 // worker is the scratch space of the per-line work (matchLine): the line
@@ -77,6 +101,10 @@ type matched struct {
 	src   *source // nil for a line of a source without rules
 	rules []*rule
 	taken bool // by some rule
+	// latest is the latest time a rule with a time block read from the
+	// line, if timed: it moves the source's watermark.
+	latest int64
+	timed  bool
 }
 
 // ruleCounters count what happened to the lines a rule was offered.
@@ -87,6 +115,7 @@ type ruleCounters struct {
 	missing, noFields, compositeValues atomic.Uint64
 	seriesTooLong, displaced           atomic.Uint64
 	outside                            atomic.Uint64
+	late, folded                       atomic.Uint64
 }
 
 // SetLogger sets where samples of per-line problems are logged.
@@ -123,7 +152,10 @@ func clampedNanos(t time.Time) int64 {
 
 // Release frees the collision separator's state of a file no line of
 // which follows (Run does it on a Line with EOF set).
-func (e *Extractor) Release(file pipeline.FileID) { e.sep.release(file) }
+func (e *Extractor) Release(file pipeline.FileID) {
+	e.sep.release(file)
+	e.endFile(file)
+}
 
 // LineTime returns the time of a line of source as the first rule with a
 // time block that takes it parses it, without counting or separating
@@ -163,10 +195,14 @@ const maxSamples = 5
 // Extract applies the rules of line's source to it and appends their points
 // to rec.Points (after resetting rec). A line no rule takes still yields rec,
 // without points: it is the checkpoint that lets the file's position advance.
+// An aggregate rule folds the line into its window instead; rec also gets
+// the points of the windows the line closes, and rec.Hold says where the
+// file's position must stay while windows with its lines are open.
 //
-// A replayed line (line.Replay) only brings the collision separator to the
-// state it had after the line before a restart: it is neither counted nor
-// logged, and rec gets no points.
+// A replayed line (line.Replay) only brings the collision separator (and,
+// under FeedFollowed, the aggregation watermark) to the state it had after
+// the line before a restart: it is neither counted nor logged, and rec gets
+// no points of its own.
 func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 	e.matchLine(e.w, line, rec, &e.made)
 	e.placeLine(line, rec, &e.made)
@@ -186,9 +222,9 @@ func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 // matchLine is the per-line part of Extract: rec gets the points of line,
 // each at its own time, and m what placeLine needs to finish them.
 func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Record, m *matched) {
-	rec.Origin = line.Origin
+	rec.Origin, rec.Hold = line.Origin, pipeline.Hold{}
 	rec.Points = rec.Points[:0]
-	m.rules, m.taken = m.rules[:0], false
+	m.rules, m.taken, m.timed = m.rules[:0], false, false
 	m.src = e.sources[line.Source]
 	if m.src == nil {
 		if e.unknownSource.Add(1) == 1 {
@@ -204,7 +240,7 @@ func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Reco
 	w.lc.reset(line.Text)
 	clear(w.vals) // a shorter rule would leave older lines' values
 	for _, r := range m.src.rules {
-		taken, made := e.match(w, r, line, rec)
+		taken, made := e.match(w, r, line, rec, m)
 		m.taken = m.taken || taken
 		if made {
 			m.rules = append(m.rules, r)
@@ -215,7 +251,9 @@ func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Reco
 // placeLine is the in-order part of Extract: the points matchLine made get
 // their times from the collision separator, those the separator finds no
 // time for or the window leaves out are dropped, and a line no rule took is
-// counted and sampled. The lines of a file must come in file order.
+// counted and sampled. The points of aggregate rules are folded into their
+// windows instead, and the windows the line's time closes are appended.
+// The lines of a file must come in file order.
 func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matched) {
 	if m.src == nil {
 		return
@@ -223,8 +261,27 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 	if len(m.rules) != len(rec.Points) {
 		panic("bug: placeLine with a record matchLine did not make")
 	}
+	// Under FeedFinite a replayed line leaves aggregation alone (see
+	// aggregate.go).
+	agg := len(m.src.aggs) > 0 && (!line.Replay || e.feed == FeedFollowed)
+	var f *fileState
+	var start int64
+	if agg {
+		f = e.file(line.File)
+		start = f.start(line)
+		// The windows the line's time closes close first, so that the
+		// line finds their tag sets gone (max_series); its own window
+		// never closes by its own time.
+		e.advance(m.src, line, m, &e.closing)
+	}
 	kept := 0
 	for i, r := range m.rules {
+		if r.agg != nil {
+			if agg {
+				e.fold(r, line, &rec.Points[i], f, start)
+			}
+			continue // dropped below, like a point not kept
+		}
 		if e.place(r, line, &rec.Points[i]) {
 			// Swapped, not overwritten: the dropped point's tag and
 			// field slices stay for reuse beyond the end.
@@ -236,6 +293,16 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 		kept = 0 // delivered before the restart: only the state counts
 	}
 	dropFrom(rec, kept)
+	if agg {
+		for i := range e.closing.Points {
+			// Swapped: the slices of the slot rec reuses go back to
+			// closing for the next window.
+			p := nextPoint(rec)
+			*p, e.closing.Points[i] = e.closing.Points[i], *p
+		}
+		e.closing.Points = e.closing.Points[:0]
+		rec.Hold = f.holdNow()
+	}
 	if line.Replay || m.taken {
 		return
 	}
@@ -257,7 +324,7 @@ func (r *rule) counts(line *pipeline.Line) *ruleCounters {
 // match runs one rule on the line w holds (the per-line part) and reports
 // whether the rule took it and whether it made a point, appended to rec
 // with the point's own time.
-func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline.Record) (taken, made bool) {
+func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline.Record, m *matched) (taken, made bool) {
 	c := r.counts(line)
 	vals := w.vals[:len(r.names)]
 	if !r.matcher.fill(&w.lc, vals) {
@@ -283,10 +350,9 @@ func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline
 			return true, false
 		}
 		ts = t
-	}
-	if r.aggregate {
-		c.aggregated.Add(1)
-		return true, false
+		if !m.timed || t > m.latest {
+			m.latest, m.timed = t, true
+		}
 	}
 
 	p := nextPoint(rec)
@@ -307,6 +373,9 @@ func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline
 		}
 	}
 	for _, fp := range r.fields {
+		if r.agg != nil && !aggregated(fp.typ) {
+			continue // a string or bool: nothing to aggregate
+		}
 		v := vals[fp.at]
 		switch {
 		case v.composite:
@@ -326,7 +395,7 @@ func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline
 		}
 		p.Fields = append(p.Fields, pipeline.Field{Key: fp.key, Value: fv})
 	}
-	if len(p.Fields) == 0 {
+	if len(p.Fields) == 0 && r.agg == nil { // an aggregated line counts without fields
 		dropFrom(rec, len(rec.Points)-1)
 		e.problem(r, &c.noFields, line, "point without fields dropped", "", "")
 		return true, false
@@ -451,14 +520,32 @@ func (s *source) sample(line *pipeline.Line) {
 // closes out when in is closed or ctx is done. With a budget, a record is
 // sent only once its points are acquired; what the sink gives back lets the
 // next one go.
+//
+// With aggregate rules, under FeedFinite the windows still open when in
+// closes are sent (Flush) in a record with no origin; under FeedFollowed
+// they stay open, and every second the windows of quiet sources are sent
+// (Idle) in a record with no origin, followed by a record without points
+// for each file whose hold moved (its latest line's origin, its new hold).
+// When ctx is done nothing more is sent: the positions held keep the lines
+// of open windows for the next start.
 func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<- pipeline.Record) error {
 	defer close(out)
+	tick, stop := e.idleTicker()
+	defer stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick:
+			if len(in) > 0 {
+				continue // lines waiting: no source is known to be quiet
+			}
+			if !e.idle(ctx, out) {
+				return nil
+			}
 		case line, ok := <-in:
 			if !ok {
+				e.end(ctx, out)
 				return nil
 			}
 			var rec pipeline.Record
@@ -474,6 +561,89 @@ func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<-
 			}
 		}
 	}
+}
+
+// idleTicker returns the ticks of Idle under FeedFollowed with aggregate
+// rules (else a nil channel) and what stops it; it also turns checkpoints
+// on.
+func (e *Extractor) idleTicker() (<-chan time.Time, func()) {
+	if e.feed != FeedFollowed || !e.aggregates {
+		return nil, func() {}
+	}
+	e.checkpointing = true
+	t := time.NewTicker(idleEvery)
+	return t.C, t.Stop
+}
+
+// idle sends the windows Idle closes and the checkpoints of the files
+// whose holds moved. It returns false once ctx is done.
+func (e *Extractor) idle(ctx context.Context, out chan<- pipeline.Record) bool {
+	rec := pipeline.Record{Points: e.recycle.Get()}
+	e.Idle(time.Now(), &rec)
+	if len(rec.Points) > 0 && !e.send(ctx, &rec, out) {
+		return false
+	}
+	return e.checkpoints(ctx, out)
+}
+
+// end is the end of the input: under FeedFinite every open window is sent.
+func (e *Extractor) end(ctx context.Context, out chan<- pipeline.Record) {
+	if e.feed != FeedFinite || !e.aggregates {
+		return
+	}
+	rec := pipeline.Record{Points: e.recycle.Get()}
+	e.Flush(&rec)
+	if len(rec.Points) > 0 {
+		e.send(ctx, &rec, out)
+	}
+}
+
+// send acquires rec's points and sends rec to out, which then owns it (rec
+// is reset). It returns false once ctx is done. A send that had to wait
+// for the sink is noted: the tailers may have waited too (see Idle).
+func (e *Extractor) send(ctx context.Context, rec *pipeline.Record, out chan<- pipeline.Record) bool {
+	var began time.Time
+	if e.checkpointing {
+		began = time.Now()
+	}
+	if e.budget.Acquire(ctx, len(rec.Points)) != nil {
+		return false
+	}
+	select {
+	case out <- *rec:
+		*rec = pipeline.Record{}
+	case <-ctx.Done():
+		e.budget.Release(len(rec.Points))
+		return false
+	}
+	if e.checkpointing {
+		if now := time.Now(); now.Sub(began) > stallAfter {
+			e.stalledAt = now
+		}
+	}
+	return true
+}
+
+// checkpoints sends, for each file whose hold moved since a record of it
+// last carried one, a record without points with the origin of its latest
+// line and its hold now, so that its position moves although no line of
+// it comes (a quiet file, a rotated one). It returns false once ctx is
+// done.
+func (e *Extractor) checkpoints(ctx context.Context, out chan<- pipeline.Record) bool {
+	for _, f := range e.dirty {
+		f.dirty = false
+		if h := f.holdNow(); f.seen && h != f.sent {
+			rec := pipeline.Record{Origin: f.origin, Hold: h}
+			if !e.send(ctx, &rec, out) {
+				return false
+			}
+			f.sent = h
+		}
+		e.forget(f)
+	}
+	clear(e.dirty)
+	e.dirty = e.dirty[:0]
+	return true
 }
 
 // matchItem is the per-line work of Run and RunParallel on a line from
@@ -492,27 +662,27 @@ func (e *Extractor) matchItem(w *worker, line *pipeline.Line, rec *pipeline.Reco
 // finishItem is the in-order work of Run and RunParallel on a line from
 // their input, after matchItem: a line with EOF set frees its file's
 // separator state, a replayed line only advances it, and any other line's
-// record goes to out, then belongs to the sink (rec is reset). While the
+// record goes to out, then belongs to the sink (rec is reset), followed by
+// the checkpoints of other files whose holds the line moved. While the
 // points held downstream are at the budget, it waits: the reader stops
 // reading meanwhile. It returns false once ctx is done.
 func (e *Extractor) finishItem(ctx context.Context, line *pipeline.Line, rec *pipeline.Record, m *matched, out chan<- pipeline.Record) bool {
 	if line.EOF {
-		e.sep.release(line.File)
+		e.Release(line.File)
 		return true
 	}
 	e.placeLine(line, rec, m)
-	if line.Replay {
+	// A replayed line is sent only with the points of windows it closed
+	// (lines of other files read since the restart were in them): its
+	// origin and hold cannot move a position back.
+	if line.Replay && len(rec.Points) == 0 {
 		return true
 	}
-	if e.budget.Acquire(ctx, len(rec.Points)) != nil {
-		return false
+	if !e.checkpointing {
+		return e.send(ctx, rec, out)
 	}
-	select {
-	case out <- *rec:
-		*rec = pipeline.Record{}
-		return true
-	case <-ctx.Done():
-		e.budget.Release(len(rec.Points))
-		return false
+	if f := e.lastFile; f != nil && f.id == line.File && m.src != nil && len(m.src.aggs) > 0 {
+		f.sent = rec.Hold
 	}
+	return e.send(ctx, rec, out) && e.checkpoints(ctx, out)
 }

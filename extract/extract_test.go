@@ -163,7 +163,7 @@ func TestExtract(t *testing.T) {
 				`r,s=a v=8i 1000000005`, `r,s=a v=9i 2000000001`, `r,s=a v=10i 1000000006`},
 		},
 		{
-			name: "aggregate rules emit nothing yet",
+			name: "an aggregate rule writes nothing before its window closes",
 			src: Source{Rules: []Rule{{Name: "r", Mode: Logfmt, Time: unixTime, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}},
 				Aggregate: &Aggregate{Window: 10 * time.Second, Stats: []string{"count"}}}}},
 			lines: []string{`t=1 v=1`},

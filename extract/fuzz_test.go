@@ -11,7 +11,8 @@ import (
 	"github.com/logmetrics/logmetrics/sink"
 )
 
-// fuzzRules has a rule of every mode, reading every type of field.
+// fuzzRules has a rule of every mode, reading every type of field, and an
+// aggregate rule.
 var fuzzRules = func() extract.Config {
 	fields := func(prefix string) []extract.FieldSpec {
 		return []extract.FieldSpec{
@@ -27,7 +28,12 @@ var fuzzRules = func() extract.Config {
 	return extract.Config{Sources: []extract.Source{
 		{Name: "regex", Tags: []pipeline.Tag{{Key: "host", Value: "h"}}, Rules: []extract.Rule{{Name: "re", Mode: extract.Regex,
 			Pattern: `^(?P<t>\S*) (?P<k>\S*) (?P<i>\S*) (?P<u>\S*) (?P<f>\S*) (?P<b>\S*) (?P<d>\S*) (?P<s>.*)$`,
-			Time:    &extract.Time{From: "t", Layout: "unix"}, Tags: tags, Fields: fields("")}}},
+			Time:    &extract.Time{From: "t", Layout: "unix"}, Tags: tags, Fields: fields("")},
+			{Name: "agg", Mode: extract.Regex,
+				Pattern: `^(?P<t>\S*) (?P<k>\S*) (?P<i>\S*) (?P<u>\S*) (?P<f>\S*) (?P<b>\S*) (?P<d>\S*) (?P<s>.*)$`,
+				Time:    &extract.Time{From: "t", Layout: "unix"}, Tags: tags, Fields: fields(""),
+				Aggregate: &extract.Aggregate{Window: time.Second, Lateness: time.Second, MaxSeries: 2,
+					Stats: []string{"sum", "min", "max", "mean", "p50", "p99.9"}, Buckets: []float64{-1, 0, 1.5}}}}},
 		{Name: "json", Rules: []extract.Rule{{Name: "js", Mode: extract.JSON,
 			Time: &extract.Time{From: "a.t", Layout: "rfc3339nano"}, Tags: tags, Fields: fields("a.")}}},
 		{Name: "logfmt", Rules: []extract.Rule{{Name: "lf", Mode: extract.Logfmt,
@@ -36,8 +42,9 @@ var fuzzRules = func() extract.Config {
 }()
 
 // FuzzExtract feeds arbitrary lines to rules of every mode: nothing may
-// panic, and every point must encode to line protocol that decodes back to
-// the same number of tags and fields, the same numbers and the same time.
+// panic, and every point (the windows Flush closes after each input too)
+// must encode to line protocol that decodes back to the same number of
+// tags and fields, the same numbers and the same time.
 func FuzzExtract(f *testing.F) {
 	for _, s := range []string{
 		"1760104536 GET 1 2 0.5 true 250ms hello world",
@@ -63,6 +70,13 @@ func FuzzExtract(f *testing.F) {
 				buf = sink.AppendPoint(buf[:0], p)
 				checkDecodes(t, buf, p)
 			}
+		}
+		var flushed pipeline.Record
+		ex.Flush(&flushed)
+		for i := range flushed.Points {
+			p := &flushed.Points[i]
+			buf = sink.AppendPoint(buf[:0], p)
+			checkDecodes(t, buf, p)
 		}
 	})
 }

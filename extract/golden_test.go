@@ -30,8 +30,9 @@ var (
 )
 
 // TestCases runs each directory of testdata/cases: rules.hcl applied to
-// input.log (every line offered to every source) must give want.lp, the
-// points as line protocol, and want.stats, what each rule counted. A case
+// input.log (every line offered to every source), then Flush, must give
+// want.lp, the points as line protocol, and want.stats, what each rule
+// counted. A case
 // whose rules do not load has want.err, the rendered diagnostics, instead.
 // Each line is offered to every source.
 func TestCases(t *testing.T) {
@@ -94,6 +95,13 @@ func runCase(t *testing.T, cfg *config.Config, input string, modTime time.Time) 
 				out = sink.AppendPoint(out, &rec.Points[i])
 			}
 		}
+	}
+	// The end of the input, as test and backfill end: the windows still
+	// open are written.
+	var last pipeline.Record
+	ex.Flush(&last)
+	for i := range last.Points {
+		out = sink.AppendPoint(out, &last.Points[i])
 	}
 	var sb strings.Builder
 	st := ex.Stats()

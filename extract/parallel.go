@@ -39,7 +39,9 @@ type item struct {
 // order-dependent work (collision separation, the SetWindow filter, the
 // budget, sending) done after, in line order: out receives exactly the
 // records Run would send, in the same order, with the same points (same
-// times), and Stats counts exactly what Run's would. workers <= 1 is Run.
+// times), and Stats counts exactly what Run's would. Aggregation, being
+// order-dependent, is done by the finisher too; the windows Idle and Flush
+// close are sent as Run sends them. workers <= 1 is Run.
 //
 // It closes out when in is closed or ctx is done, and returns once every
 // goroutine it started has stopped.
@@ -63,31 +65,35 @@ func (e *Extractor) RunParallel(ctx context.Context, in <-chan pipeline.Line, ou
 		wg.Go(func() { e.matchChunks(ctx, toMatch) })
 	}
 	wg.Go(func() { e.finishChunks(ctx, toFinish, free, out) })
-	e.readChunks(ctx, in, free, toMatch, toFinish)
+	closed := e.readChunks(ctx, in, free, toMatch, toFinish)
 	close(toMatch)
 	close(toFinish)
 	wg.Wait()
+	if closed && ctx.Err() == nil { // every chunk was finished
+		e.end(ctx, out)
+	}
 	return nil
 }
 
 // readChunks reads in into chunks and hands each to the workers and, in
 // the same order, to the finisher. It waits for a free chunk before reading
-// on: that is the backpressure.
-func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, free <-chan *chunk, toMatch, toFinish chan<- *chunk) {
+// on: that is the backpressure. It reports whether in was closed (rather
+// than ctx done).
+func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, free <-chan *chunk, toMatch, toFinish chan<- *chunk) bool {
 	for {
 		var c *chunk
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case c = <-free:
 		}
 		c.items, c.bytes = c.items[:0], 0
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case line, ok := <-in:
 			if !ok {
-				return
+				return true
 			}
 			c.add(line)
 		}
@@ -110,7 +116,7 @@ func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, fre
 		toMatch <- c
 		toFinish <- c
 		if closed {
-			return
+			return true
 		}
 	}
 }
@@ -141,7 +147,27 @@ func (e *Extractor) matchChunks(ctx context.Context, toMatch <-chan *chunk) {
 // read, waits for each to be matched, does the in-order work of every line
 // and frees the chunk.
 func (e *Extractor) finishChunks(ctx context.Context, toFinish <-chan *chunk, free chan<- *chunk, out chan<- pipeline.Record) {
-	for c := range toFinish {
+	tick, stop := e.idleTicker()
+	defer stop()
+	for {
+		var c *chunk
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			if len(toFinish) > 0 {
+				continue // lines waiting: no source is known to be quiet
+			}
+			if !e.idle(ctx, out) {
+				return
+			}
+			continue
+		case next, ok := <-toFinish:
+			if !ok {
+				return
+			}
+			c = next
+		}
 		select {
 		case <-c.ready:
 		case <-ctx.Done():

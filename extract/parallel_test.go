@@ -21,8 +21,9 @@ import (
 )
 
 // parallelConfig is the rules of the differential test: two sources, one
-// of them with two rules that can take the same line, a require block, a
-// JSON source for objects where values belong.
+// of them with two rules that can take the same line and an aggregate rule
+// (late lines, a fold past max_series), a require block, a JSON source for
+// objects where values belong.
 var parallelConfig = Config{Sources: []Source{
 	{Name: "s", Tags: []pipeline.Tag{{Key: "host", Value: "h"}}, Rules: []Rule{
 		{Name: "req", Mode: Logfmt, Time: unixTime,
@@ -31,6 +32,10 @@ var parallelConfig = Config{Sources: []Source{
 			Fields:  []FieldSpec{{Key: "v", From: "v", Type: TypeInt}, {Key: "d", From: "d", Type: TypeDuration}, {Key: "msg", From: "msg", Type: TypeString}}},
 		{Name: "both", Mode: Regex, Pattern: `^t=(?P<t>\S+) s=\S+ v=\S+ both=(?P<b>\d+)$`, Time: unixTime,
 			Fields: []FieldSpec{{Key: "b", From: "b", Type: TypeInt}}},
+		{Name: "agg", Mode: Logfmt, Time: unixTime, Tags: []TagSpec{{"s", "s"}},
+			Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}, {Key: "d", From: "d", Type: TypeDuration}, {Key: "msg", From: "msg", Type: TypeString}},
+			Aggregate: &Aggregate{Window: 2 * time.Second, Lateness: time.Second, MaxSeries: 3,
+				Stats: []string{"count", "sum", "min", "max", "mean", "p50", "p99"}, Buckets: []float64{0.1, 0.3}}},
 	}},
 	{Name: "j", Rules: []Rule{
 		{Name: "app", Mode: JSON, Time: unixTime, Tags: []TagSpec{{"s", "s"}},
@@ -180,12 +185,13 @@ type runResult struct {
 // makes the extractor reuse point slices and wait at times. The lines wait
 // in a channel of inCap: none makes chunks of a line or two, many makes
 // full ones.
-func runLines(t *testing.T, lines []pipeline.Line, workers, inCap int) runResult {
+func runLines(t *testing.T, lines []pipeline.Line, workers, inCap int, feed Feed) runResult {
 	t.Helper()
 	ex, err := Compile(parallelConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ex.SetFeed(feed)
 	logs := &logCounts{n: map[string]int{}}
 	ex.SetLogger(slog.New(logs))
 	parallelWindow(ex)
@@ -206,7 +212,7 @@ func runLines(t *testing.T, lines []pipeline.Line, workers, inCap int) runResult
 	go func() { done <- ex.RunParallel(t.Context(), in, out, workers) }()
 	var recs []string
 	for rec := range out {
-		recs = append(recs, fmt.Sprintf("%s:%d %+v %d points", rec.Path, rec.Offset, rec.File, len(rec.Points)))
+		recs = append(recs, fmt.Sprintf("%s:%d %+v %+v %d points", rec.Path, rec.Offset, rec.File, rec.Hold, len(rec.Points)))
 		recs = append(recs, show(rec.Points)...)
 		budget.Release(len(rec.Points))
 		recycle.Put(rec.Points) // clears them, for the extractor to reuse
@@ -225,7 +231,7 @@ func runLines(t *testing.T, lines []pipeline.Line, workers, inCap int) runResult
 // order, and counts and logs as much of everything.
 func TestRunParallelSameAsRun(t *testing.T) {
 	lines := parallelLines(6000)
-	want := runLines(t, lines, 1, 0)
+	want := runLines(t, lines, 1, 0, FeedFinite)
 
 	// The input must exercise what it claims to.
 	st := want.stats
@@ -247,6 +253,10 @@ func TestRunParallelSameAsRun(t *testing.T) {
 		"displaced":         sum(func(r RuleStats) uint64 { return r.Displaced }),
 		"outside window":    sum(func(r RuleStats) uint64 { return r.OutsideWindow }),
 		"both rules":        st.Rules[1].Points,
+		"aggregated":        st.Rules[2].Aggregated,
+		"aggregated points": st.Rules[2].Points,
+		"late":              st.Rules[2].Late,
+		"folded":            st.Rules[2].Folded,
 		"unmatched":         st.Sources[0].Unmatched,
 		"replayed":          st.Sources[0].Replayed,
 		"unknown source":    st.UnknownSource,
@@ -280,7 +290,7 @@ func TestRunParallelSameAsRun(t *testing.T) {
 				continue // Run, like want
 			}
 			t.Run(fmt.Sprintf("workers=%d/in=%d", workers, inCap), func(t *testing.T) {
-				got := runLines(t, lines, workers, inCap)
+				got := runLines(t, lines, workers, inCap, FeedFinite)
 				if diff := cmp.Diff(want.recs, got.recs); diff != "" {
 					t.Errorf("records (-Run +RunParallel):\n%s", diff)
 				}
@@ -293,6 +303,44 @@ func TestRunParallelSameAsRun(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestRunParallelSameAsRunFollowed: under FeedFollowed too (replayed lines
+// move the watermark and mark windows, checkpoints follow the records, no
+// flush at the end), RunParallel sends exactly what Run sends. In a synctest
+// bubble no tick comes while lines flow, so Idle sends nothing in either.
+func TestRunParallelSameAsRunFollowed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lines := parallelLines(4000)
+		want := runLines(t, lines, 1, 0, FeedFollowed)
+		// A checkpoint repeats the origin of an earlier record of its
+		// file, without points.
+		checkpoints, seen := 0, map[string]bool{}
+		for _, r := range want.recs {
+			if !strings.Contains(r, " points") {
+				continue // a point
+			}
+			origin := r[:strings.Index(r, "} ")]
+			if seen[origin] && strings.HasSuffix(r, " 0 points") {
+				checkpoints++
+			}
+			seen[origin] = true
+		}
+		if checkpoints == 0 {
+			t.Error("no checkpoint sent: the input does not exercise them")
+		}
+		for _, workers := range []int{2, 4} {
+			for _, inCap := range []int{0, 4096} {
+				got := runLines(t, lines, workers, inCap, FeedFollowed)
+				if diff := cmp.Diff(want.recs, got.recs); diff != "" {
+					t.Errorf("workers=%d in=%d: records (-Run +RunParallel):\n%s", workers, inCap, diff)
+				}
+				if diff := cmp.Diff(want.stats, got.stats); diff != "" {
+					t.Errorf("workers=%d in=%d: stats (-Run +RunParallel):\n%s", workers, inCap, diff)
+				}
+			}
+		}
+	})
 }
 
 // TestRunParallelCancel: cancelling ctx makes RunParallel return and close

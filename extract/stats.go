@@ -36,8 +36,15 @@ type RuleStats struct {
 	Taken        uint64 // lines the rule matched and whose requirements held
 	NotTaken     uint64 // lines the pattern did not match, or not JSON/logfmt with the rule's names
 	Filtered     uint64 // lines matched but refused by a require block
-	Points       uint64 // points emitted
-	Aggregated   uint64 // lines taken by an aggregate rule (which emits nothing yet)
+	Points       uint64 // points emitted (by an aggregate rule: one per window and tag set)
+	// Aggregated counts the lines an aggregate rule folded into a window
+	// (after a restart, also those of windows delivered before it, which
+	// are dropped). Late counts its lines dropped because their window
+	// was already emitted; Folded its lines folded into the tag set
+	// "other" because MaxSeries tag sets were open.
+	Aggregated uint64
+	Late       uint64
+	Folded     uint64
 	// Per-line problems. A time error drops the line's point; a conversion
 	// error, a missing value or a JSON object/array leaves one field (or
 	// tag) out; a point left without fields is dropped and counted in
@@ -54,8 +61,9 @@ type RuleStats struct {
 	// separator had widened to bound its memory: each was written after
 	// them, possibly later than the separation rule alone would write it.
 	Displaced uint64
-	// OutsideWindow counts points not emitted because their time is
-	// outside the window SetWindow set.
+	// OutsideWindow counts points not emitted because their time (an
+	// aggregated point's: its window's start) is outside the window
+	// SetWindow set.
 	OutsideWindow uint64
 }
 
@@ -78,7 +86,7 @@ func (e *Extractor) Stats() Stats {
 			st.Rules = append(st.Rules, RuleStats{
 				Source: src.name, Rule: r.name,
 				Taken: c.taken.Load(), NotTaken: c.notTaken.Load(), Filtered: c.filtered.Load(),
-				Points: c.points.Load(), Aggregated: c.aggregated.Load(),
+				Points: c.points.Load(), Aggregated: c.aggregated.Load(), Late: c.late.Load(), Folded: c.folded.Load(),
 				TimeErrors: c.timeErrors.Load(), ConversionErrors: c.conversionErrors.Load(),
 				Missing: c.missing.Load(), CompositeValues: c.compositeValues.Load(),
 				NoFields: c.noFields.Load(), SeriesTooLong: c.seriesTooLong.Load(),

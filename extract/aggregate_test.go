@@ -1,0 +1,667 @@
+package extract
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
+
+// aggRule is a logfmt rule "t=SECONDS s=TAG v=INT" aggregated in windows
+// of 10 s with the given lateness.
+func aggRule(lateness time.Duration, maxSeries int) Rule {
+	return Rule{Name: "r", Mode: Logfmt, Time: unixTime, Tags: []TagSpec{{"s", "s"}},
+		Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}},
+		Aggregate: &Aggregate{Window: 10 * time.Second, Lateness: lateness, Stats: []string{"count", "sum"},
+			MaxSeries: maxSeries}}
+}
+
+// fileLines makes lines of one file of source "s", with their offsets.
+func fileLines(ino uint64, texts ...string) []pipeline.Line {
+	var out []pipeline.Line
+	off := int64(0)
+	for _, text := range texts {
+		off += int64(len(text)) + 1
+		out = append(out, pipeline.Line{Origin: pipeline.Origin{Path: fmt.Sprintf("f%d.log", ino), Offset: off, File: pipeline.FileID{Ino: ino}},
+			Source: "s", Text: text, ReadAt: time.Unix(1000, 0)})
+	}
+	return out
+}
+
+func compileOne(t testing.TB, r Rule) *Extractor {
+	t.Helper()
+	ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{r}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+// TestAggregateRecords: a window's point goes in the record of the line
+// that closes it (the source's latest time less the lateness passes its
+// end), stamped with the window's start, unseparated; each record holds its
+// file's position at the start of the earliest first line of a window still
+// open; Flush writes the rest.
+func TestAggregateRecords(t *testing.T) {
+	ex := compileOne(t, aggRule(5*time.Second, 0))
+	lines := fileLines(1,
+		"t=1 s=a v=1",  // opens [0,10): holds at 0
+		"t=12 s=a v=2", // watermark 7: opens [10,20), first line at 12
+		"t=3 s=b v=4",  // within the lateness: into [0,10)
+		"t=16 s=b v=8", // watermark 11: [0,10) closes (a, then b)
+		"t=5 s=a v=16", // late
+		"x",            // no rule: the hold stays
+		"t=30 s=a v=32",
+	)
+	type rec struct {
+		Points []string
+		Hold   pipeline.Hold
+	}
+	var got []rec
+	var r pipeline.Record
+	for i := range lines {
+		ex.Extract(&lines[i], &r)
+		got = append(got, rec{show(r.Points), r.Hold})
+	}
+	r = pipeline.Record{}
+	ex.Flush(&r)
+	got = append(got, rec{show(r.Points), r.Hold})
+	off := func(i int) int64 { return lines[i].Offset } // just past line i
+	want := []rec{
+		{nil, pipeline.Hold{Hold: 0, Held: true}},
+		{nil, pipeline.Hold{Hold: 0, Held: true}},
+		{nil, pipeline.Hold{Hold: 0, Held: true}},
+		{[]string{"r,s=a count=1i,v_sum=1i 0", "r,s=b count=1i,v_sum=4i 0"}, pipeline.Hold{Hold: off(0), Held: true}},
+		{nil, pipeline.Hold{Hold: off(0), Held: true}},
+		{nil, pipeline.Hold{Hold: off(0), Held: true}},
+		// watermark 25: [10,20) closes; [30,40) holds from line 6's start
+		{[]string{"r,s=a count=1i,v_sum=2i 10000000000", "r,s=b count=1i,v_sum=8i 10000000000"}, pipeline.Hold{Hold: off(5), Held: true}},
+		{[]string{"r,s=a count=1i,v_sum=32i 30000000000"}, pipeline.Hold{}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if st := ex.Stats().Rules[0]; st.Late != 1 || st.Aggregated != 5 || st.Points != 5 {
+		t.Errorf("stats %+v, want 1 late, 5 aggregated, 5 points", st)
+	}
+	if off, held := ex.HoldOf(pipeline.FileID{Ino: 1}); held {
+		t.Errorf("HoldOf after Flush = %d, held", off)
+	}
+}
+
+// TestAggregateHoldsPerFile: a window holds each file it has lines of at
+// the start of its first line from that file; the same line offered again
+// (as test offers a line to every source) starts where it starts.
+func TestAggregateHoldsPerFile(t *testing.T) {
+	ex := compileOne(t, aggRule(0, 0))
+	a := fileLines(1, "t=1 s=a v=1", "t=2 s=a v=1", "t=3 s=a v=1")
+	b := fileLines(2, "t=4 s=a v=1", "t=5 s=a v=1")
+	var rec pipeline.Record
+	for _, l := range []pipeline.Line{a[0], b[0], a[1], b[1], b[1], a[2]} {
+		ex.Extract(&l, &rec)
+	}
+	for _, tc := range []struct {
+		ino  uint64
+		want int64
+	}{{1, 0}, {2, 0}} {
+		if off, held := ex.HoldOf(pipeline.FileID{Ino: tc.ino}); !held || off != tc.want {
+			t.Errorf("file %d: HoldOf = %d, %v; want %d, true", tc.ino, off, held, tc.want)
+		}
+	}
+	l := fileLines(2, "t=4 s=a v=1", "t=5 s=a v=1", "t=10 s=a v=1")[2]
+	ex.Extract(&l, &rec) // closes [0,10): file 2 now holds where t=10 starts
+	if got := show(rec.Points); len(got) != 1 || got[0] != "r,s=a count=6i,v_sum=6i 0" {
+		t.Errorf("points %q", got)
+	}
+	if off, held := ex.HoldOf(pipeline.FileID{Ino: 2}); !held || off != b[1].Offset {
+		t.Errorf("file 2: HoldOf = %d, %v; want %d", off, held, b[1].Offset)
+	}
+	if _, held := ex.HoldOf(pipeline.FileID{Ino: 1}); held {
+		t.Error("file 1 still held after its window closed")
+	}
+}
+
+// TestAggregateFold: past max_series open tag sets, lines fold into the tag
+// set "other", counted, and warned about once per rule.
+func TestAggregateFold(t *testing.T) {
+	logs := &logCounts{n: map[string]int{}}
+	ex := compileOne(t, aggRule(0, 2))
+	ex.SetLogger(slog.New(logs))
+	var texts []string
+	for i := range 10 {
+		texts = append(texts, fmt.Sprintf("t=%d s=x%d v=1", i, i))
+	}
+	texts = append(texts, "t=10 s=y v=1", "t=11 s=z v=1", "t=12 s=q v=1")
+	got := flushAll(t, ex, fileLines(1, texts...))
+	want := []string{
+		"r,s=x0 count=1i,v_sum=1i 0", "r,s=x1 count=1i,v_sum=1i 0", "r,s=other count=8i,v_sum=8i 0",
+		"r,s=y count=1i,v_sum=1i 10000000000", "r,s=z count=1i,v_sum=1i 10000000000", "r,s=other count=1i,v_sum=1i 10000000000",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("points (-want +got):\n%s", diff)
+	}
+	if st := ex.Stats().Rules[0]; st.Folded != 9 {
+		t.Errorf("Folded = %d, want 9", st.Folded)
+	}
+	if n := logs.n[`WARN more tag sets than max_series: lines folded into the tag set "other" r`]; n != 1 {
+		t.Errorf("warned %d times, want once: %v", n, logs.n)
+	}
+}
+
+// flushAll extracts lines and flushes, returning every point.
+func flushAll(t testing.TB, ex *Extractor, lines []pipeline.Line) []string {
+	var got []string
+	var rec pipeline.Record
+	for i := range lines {
+		ex.Extract(&lines[i], &rec)
+		got = append(got, show(rec.Points)...)
+	}
+	rec = pipeline.Record{}
+	ex.Flush(&rec)
+	return append(got, show(rec.Points)...)
+}
+
+// TestAggregateTimes: a line dated more than maxAhead after it was read is
+// a bad time for aggregation and moves no watermark; SetWindow keeps the
+// windows that start in it; a window before InfluxDB's first storable time
+// is a bad time.
+func TestAggregateTimes(t *testing.T) {
+	t.Run("ahead", func(t *testing.T) {
+		ex := compileOne(t, aggRule(0, 0))
+		read := time.Unix(1000, 0)
+		ahead := read.Add(maxAhead).Unix()
+		lines := fileLines(1, "t=5 s=a v=1", fmt.Sprintf("t=%d s=a v=2", ahead+1), fmt.Sprintf("t=%d s=a v=4", ahead), "t=7 s=a v=8")
+		got := flushAll(t, ex, lines)
+		// The second line neither counts nor closes [0,10): the fourth
+		// folds into it; the third, just within, closes it.
+		want := []string{"r,s=a count=1i,v_sum=1i 0", fmt.Sprintf("r,s=a count=1i,v_sum=4i %d", (ahead/10*10)*1e9)}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("points (-want +got):\n%s", diff)
+		}
+		if st := ex.Stats().Rules[0]; st.TimeErrors != 1 || st.Late != 1 {
+			t.Errorf("stats %+v, want a time error and a late line", st)
+		}
+	})
+	t.Run("window", func(t *testing.T) {
+		ex := compileOne(t, aggRule(0, 0))
+		ex.SetWindow(time.Unix(10, 0), time.Unix(20, 0))
+		got := flushAll(t, ex, fileLines(1, "t=5 s=a v=1", "t=15 s=a v=2", "t=19 s=a v=4", "t=20 s=a v=8"))
+		if diff := cmp.Diff([]string{"r,s=a count=2i,v_sum=6i 10000000000"}, got); diff != "" {
+			t.Errorf("points (-want +got):\n%s", diff)
+		}
+		if st := ex.Stats().Rules[0]; st.OutsideWindow != 2 {
+			t.Errorf("OutsideWindow = %d, want 2", st.OutsideWindow)
+		}
+	})
+	t.Run("first storable", func(t *testing.T) {
+		ex := compileOne(t, aggRule(0, 0))
+		got := flushAll(t, ex, fileLines(1, "t=-9223372036.854775806 s=a v=1", "t=-9223372030 s=a v=2"))
+		if diff := cmp.Diff([]string{"r,s=a count=1i,v_sum=2i -9223372030000000000"}, got); diff != "" {
+			t.Errorf("points (-want +got):\n%s", diff)
+		}
+		if st := ex.Stats().Rules[0]; st.TimeErrors != 1 {
+			t.Errorf("TimeErrors = %d, want 1", st.TimeErrors)
+		}
+	})
+}
+
+// TestIdle: Idle closes the windows of a rule whose source got no line for
+// window + lateness of wall time, by the lines' ReadAt, not while the sink
+// held extraction up; a line of such a window that comes later is late.
+func TestIdle(t *testing.T) {
+	ex := compileOne(t, aggRule(5*time.Second, 0))
+	read := time.Unix(1000, 0)
+	lines := fileLines(1, "t=1 s=a v=1", "t=12 s=a v=2")
+	var rec pipeline.Record
+	for i := range lines {
+		ex.Extract(&lines[i], &rec)
+	}
+	rec = pipeline.Record{}
+	ex.Idle(read.Add(15*time.Second-1), &rec)
+	if len(rec.Points) != 0 {
+		t.Fatalf("Idle before window+lateness: %q", show(rec.Points))
+	}
+	ex.stalledAt = read.Add(10 * time.Second)
+	ex.Idle(read.Add(20*time.Second), &rec)
+	if len(rec.Points) != 0 {
+		t.Fatalf("Idle within window+lateness of a stall: %q", show(rec.Points))
+	}
+	ex.Idle(read.Add(25*time.Second), &rec)
+	want := []string{"r,s=a count=1i,v_sum=1i 0", "r,s=a count=1i,v_sum=2i 10000000000"}
+	if diff := cmp.Diff(want, show(rec.Points)); diff != "" {
+		t.Errorf("Idle points (-want +got):\n%s", diff)
+	}
+	if rec.Origin != (pipeline.Origin{}) {
+		t.Errorf("Idle set the origin: %+v", rec.Origin)
+	}
+	if _, held := ex.HoldOf(pipeline.FileID{Ino: 1}); held {
+		t.Error("file still held after Idle")
+	}
+	l := fileLines(1, "t=1 s=a v=1", "t=12 s=a v=2", "t=19 s=a v=4")[2]
+	ex.Extract(&l, &rec)
+	if st := ex.Stats().Rules[0]; st.Late != 1 || len(rec.Points) != 0 {
+		t.Errorf("a line of a window Idle closed: %d late, points %q", st.Late, show(rec.Points))
+	}
+}
+
+// runRecord renders a record of Run for comparison.
+func runRecord(r pipeline.Record) string {
+	return fmt.Sprintf("%s:%d hold=%d,%v %q", r.Path, r.Offset, r.Hold.Hold, r.Hold.Held, show(r.Points))
+}
+
+// TestRunFollowed: under FeedFollowed, Run sends with a line's record the
+// windows it closes, then a checkpoint (no points, its latest origin and
+// new hold) for each other file whose hold moved; every second it sends the
+// windows of quiet sources in a record without origin, and their files'
+// checkpoints; when its input closes, it sends nothing more.
+func TestRunFollowed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := compileOne(t, aggRule(2*time.Second, 0))
+		ex.SetFeed(FeedFollowed)
+		in := make(chan pipeline.Line)
+		out := make(chan pipeline.Record, 100)
+		done := make(chan error, 1)
+		go func() { done <- ex.Run(t.Context(), in, out) }()
+		a := fileLines(1, "t=1 s=a v=1", "t=21 s=a v=4", "t=22 s=a v=8")
+		b := fileLines(2, "t=2 s=a v=2")
+		send := func(l pipeline.Line) {
+			l.ReadAt = time.Now()
+			in <- l
+		}
+		recv := func() []string {
+			synctest.Wait()
+			var got []string
+			for len(out) > 0 {
+				got = append(got, runRecord(<-out))
+			}
+			return got
+		}
+		send(a[0])
+		send(b[0])
+		send(a[1]) // closes [0,10): file 2's hold is gone
+		want := []string{
+			`f1.log:12 hold=0,true []`,
+			`f2.log:12 hold=0,true []`,
+			fmt.Sprintf(`f1.log:25 hold=12,true ["r,s=a count=2i,v_sum=3i 0"]`),
+			`f2.log:12 hold=0,false []`,
+		}
+		if diff := cmp.Diff(want, recv()); diff != "" {
+			t.Errorf("records (-want +got):\n%s", diff)
+		}
+		time.Sleep(11500 * time.Millisecond) // within window + lateness
+		if got := recv(); len(got) != 0 {
+			t.Errorf("records before the source was quiet for window + lateness: %q", got)
+		}
+		time.Sleep(time.Second) // the tick at 12 s
+		want = []string{
+			`:0 hold=0,false ["r,s=a count=1i,v_sum=4i 20000000000"]`,
+			`f1.log:25 hold=0,false []`,
+		}
+		if diff := cmp.Diff(want, recv()); diff != "" {
+			t.Errorf("records after a quiet while (-want +got):\n%s", diff)
+		}
+		send(a[2]) // late: Idle closed [20,30)
+		if diff := cmp.Diff([]string{`f1.log:38 hold=0,false []`}, recv()); diff != "" {
+			t.Errorf("records of a late line (-want +got):\n%s", diff)
+		}
+		send(fileLines(1, "t=1 s=a v=1", "t=21 s=a v=4", "t=22 s=a v=8", "t=30 s=a v=16")[3])
+		close(in)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// The window [30,40) stays open: its file is held for the next start.
+		if diff := cmp.Diff([]string{`f1.log:52 hold=38,true []`}, recv()); diff != "" {
+			t.Errorf("records at the end (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestRunEnd: under FeedFinite, Run and RunParallel send the open windows
+// when their input closes, in a record without origin; not when ctx is
+// done.
+func TestRunEnd(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		for _, cancel := range []bool{false, true} {
+			t.Run(fmt.Sprintf("workers=%d/cancel=%v", workers, cancel), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					ex := compileOne(t, aggRule(0, 0))
+					ctx, stop := context.WithCancel(t.Context())
+					defer stop()
+					in := make(chan pipeline.Line)
+					out := make(chan pipeline.Record, 100)
+					done := make(chan error, 1)
+					go func() { done <- ex.RunParallel(ctx, in, out, workers) }()
+					for _, l := range fileLines(1, "t=1 s=a v=1", "t=11 s=a v=2") {
+						in <- l
+					}
+					synctest.Wait()
+					if cancel {
+						stop()
+					} else {
+						close(in)
+					}
+					<-done
+					var got []string
+					for r := range out {
+						got = append(got, runRecord(r))
+					}
+					want := []string{
+						`f1.log:12 hold=0,true []`,
+						`f1.log:25 hold=12,true ["r,s=a count=1i,v_sum=1i 0"]`,
+					}
+					if !cancel {
+						want = append(want, `:0 hold=0,false ["r,s=a count=1i,v_sum=2i 10000000000"]`)
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("records (-want +got):\n%s", diff)
+					}
+				})
+			})
+		}
+	}
+}
+
+// influx is what InfluxDB keeps of points: one value per series, time and
+// field, the last written.
+type influx map[string]map[string]string
+
+func (db influx) write(t testing.TB, pts []pipeline.Point, want influx) {
+	for _, s := range show(pts) {
+		key, fields, _ := strings.Cut(s, " ")
+		fields, ts, _ := strings.Cut(fields, " ")
+		key += " " + ts
+		if db[key] == nil {
+			db[key] = map[string]string{}
+		}
+		for _, f := range strings.Split(fields, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			db[key][k] = v
+			if want != nil && want[key][k] != v {
+				t.Errorf("%s %s=%s written, a clean run writes %q", key, k, v, want[key][k])
+			}
+		}
+	}
+}
+
+// restartLines are lines of one file that go forward with some out of
+// order (within and beyond the lateness), five tag sets for a max_series of
+// three, and a line no rule takes now and then.
+func restartLines(n int) []pipeline.Line {
+	rng := rand.New(rand.NewPCG(3, 3))
+	var texts []string
+	for i := range n {
+		sec := i/4 - rng.IntN(8)
+		if rng.IntN(20) == 0 {
+			texts = append(texts, "noise")
+			continue
+		}
+		texts = append(texts, fmt.Sprintf("t=%d s=%c v=%d", sec, 'a'+rng.IntN(5), i))
+	}
+	return fileLines(1, texts...)
+}
+
+// TestRestartExact is the promise of positions and replays: a crash after
+// any record, then a restart that replays the file up to the committed
+// position (the highest Hold.Commit of the records delivered) and reads on
+// from there, gives InfluxDB exactly the points of a clean run, and never
+// writes a point a clean run does not (no partial window). It fails
+// without the ghost windows of aggregate.go (a window with lines before
+// the position is written again from its later lines only).
+func TestRestartExact(t *testing.T) {
+	lines := restartLines(400)
+	rule := aggRule(4*time.Second, 3)
+	clean := influx{}
+	ex := compileOne(t, rule)
+	var pts []pipeline.Point
+	var recs []pipeline.Record
+	for i := range lines {
+		var rec pipeline.Record
+		ex.Extract(&lines[i], &rec)
+		recs = append(recs, rec)
+	}
+	var last pipeline.Record
+	ex.Flush(&last)
+	for _, r := range append(recs, last) {
+		pts = append(pts, r.Points...)
+	}
+	clean.write(t, pts, nil)
+	if st := ex.Stats().Rules[0]; st.Late == 0 || st.Folded == 0 {
+		t.Fatalf("the input has no late or folded lines: %+v", st)
+	}
+
+	// run reads the lines with those ending at or before committed
+	// replayed, as the tailer does after a restart, and returns the
+	// records (the Flush last).
+	run := func(committed int64) []pipeline.Record {
+		ex := compileOne(t, rule)
+		ex.SetFeed(FeedFollowed)
+		var recs []pipeline.Record
+		for _, l := range lines {
+			l.Replay = l.Offset <= committed
+			var rec pipeline.Record
+			ex.Extract(&l, &rec)
+			recs = append(recs, rec)
+		}
+		var last pipeline.Record
+		ex.Flush(&last)
+		return append(recs, last)
+	}
+	commit := func(recs []pipeline.Record, committed int64) int64 {
+		for _, r := range recs {
+			if r.File == (pipeline.FileID{Ino: 1}) {
+				committed = max(committed, r.Hold.Commit(r.Origin))
+			}
+		}
+		return committed
+	}
+	held := 0
+	for crash := range len(lines) {
+		db := influx{}
+		first := run(0)[:crash] // delivered before the crash
+		for _, r := range first {
+			db.write(t, r.Points, clean)
+		}
+		committed := commit(first, 0)
+		if committed < lines[crash].Offset {
+			held++
+		}
+		second := run(committed)
+		for _, r := range second {
+			db.write(t, r.Points, clean)
+		}
+		if diff := cmp.Diff(clean, db); diff != "" {
+			t.Fatalf("crash after record %d, restart from %d: InfluxDB (-clean +restarted):\n%s", crash, committed, diff)
+		}
+		if crash%50 == 0 { // and a second crash on the way
+			mid := crash + (len(lines)-crash)/2
+			db := influx{}
+			for _, r := range first {
+				db.write(t, r.Points, clean)
+			}
+			for _, r := range second[:mid] {
+				db.write(t, r.Points, clean)
+			}
+			for _, r := range run(commit(second[:mid], committed)) {
+				db.write(t, r.Points, clean)
+			}
+			if diff := cmp.Diff(clean, db); diff != "" {
+				t.Fatalf("crashes after records %d and %d: InfluxDB (-clean +restarted):\n%s", crash, mid, diff)
+			}
+		}
+	}
+	if held < len(lines)/2 {
+		t.Errorf("the position was held back at %d crash points of %d: the test does not test holds", held, len(lines))
+	}
+}
+
+// TestSketchAccuracy: every percentile is within SketchAccuracy of an
+// exact order statistic of rank q·(n-1): the value of rank ⌊q·(n-1)⌋ or
+// ⌈q·(n-1)⌉ (the sketch takes the first for positive values, the second
+// for negative ones), on 100,000 values of several distributions.
+func TestSketchAccuracy(t *testing.T) {
+	const n = 100_000
+	rng := rand.New(rand.NewPCG(1, 2))
+	dists := []struct {
+		name string
+		draw func() float64
+	}{
+		{"uniform", func() float64 { return rng.Float64() }},
+		{"exponential", func() float64 { return rng.ExpFloat64() }},
+		{"lognormal", func() float64 { return math.Exp(rng.NormFloat64()) }},
+		{"bimodal", func() float64 {
+			if rng.IntN(10) < 7 {
+				return 0.010 + 0.002*rng.NormFloat64() // fast requests, and a slow tail
+			}
+			return 2 + 0.5*rng.NormFloat64()
+		}},
+		{"normal around 0", func() float64 { return rng.NormFloat64() }},
+	}
+	qs := []string{"p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "p99.9", "p99.99"}
+	plan, errs := compileAggregate(&Aggregate{Window: time.Second, Stats: qs}, &rule{})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, d := range dists {
+		var fa fieldAgg
+		vals := make([]float64, n)
+		for i := range vals {
+			vals[i] = d.draw()
+			plan.addValue(&fa, pipeline.FloatValue(vals[i]))
+		}
+		slices.Sort(vals)
+		worst := 0.0
+		for _, st := range plan.stats {
+			v, ok := fa.stat(st)
+			if !ok {
+				t.Fatalf("%s %s: no value", d.name, st.name)
+			}
+			rank := st.q * float64(n-1)
+			exact := vals[int(math.Floor(rank))]
+			rel := math.Abs(v.Float()-exact) / math.Abs(exact)
+			if above := vals[int(math.Ceil(rank))]; math.Abs(v.Float()-above)/math.Abs(above) < rel {
+				exact, rel = above, math.Abs(v.Float()-above)/math.Abs(above)
+			}
+			if rel > SketchAccuracy*(1+1e-9) {
+				t.Errorf("%s %s = %v, exact %v: relative error %.4f%%", d.name, st.name, v.Float(), exact, 100*rel)
+			}
+			worst = max(worst, rel)
+		}
+		t.Logf("%-16s max relative error %.3f%%", d.name, 100*worst)
+	}
+}
+
+// openSeries opens n tag sets of the contract's rule (two fields, eight
+// stats with three percentiles, three buckets) with k values each, and
+// returns the extractor.
+func openSeries(tb testing.TB, n, k int) *Extractor {
+	r := Rule{Name: "r", Mode: Logfmt, Time: unixTime, Tags: []TagSpec{{"s", "s"}},
+		Fields: []FieldSpec{{Key: "bytes", From: "b", Type: TypeInt}, {Key: "request_time", From: "rt", Type: TypeFloat}},
+		Aggregate: &Aggregate{Window: 10 * time.Second, Stats: []string{"count", "sum", "min", "max", "mean", "p50", "p90", "p99"},
+			Buckets: []float64{0.01, 0.1, 1}, MaxSeries: n}}
+	ex := compileOne(tb, r)
+	rng := rand.New(rand.NewPCG(5, 5))
+	var rec pipeline.Record
+	for i := range n {
+		for range k {
+			l := pipeline.Line{Source: "s", Text: fmt.Sprintf("t=1 s=series%06d b=%d rt=%f", i, rng.IntN(100000), rng.ExpFloat64()/10)}
+			ex.Extract(&l, &rec)
+		}
+	}
+	return ex
+}
+
+// TestMemoryPerSeries measures the heap an open tag set costs (its window
+// with sketches and buckets for two fields) and bounds it.
+func TestMemoryPerSeries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures memory")
+	}
+	const n = 2000
+	for _, k := range []int{1, 10, 100} {
+		per := heapPerSeries(t, n, k)
+		t.Logf("%d values per window: %d bytes per open tag set", k, per)
+		if per > 8<<10 {
+			t.Errorf("%d values per window: %d bytes per open tag set, want at most 8 KiB", k, per)
+		}
+	}
+}
+
+func heapPerSeries(tb testing.TB, n, k int) int {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ex := openSeries(tb, n, k)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if st := ex.Stats().Rules[0]; st.Folded != 0 || st.Aggregated != uint64(n*k) {
+		tb.Fatalf("stats %+v", st)
+	}
+	runtime.KeepAlive(ex)
+	return int(after.HeapAlloc-before.HeapAlloc) / n
+}
+
+// BenchmarkOpenSeries reports the heap per open tag set (B/series).
+func BenchmarkOpenSeries(b *testing.B) {
+	for _, k := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("values=%d", k), func(b *testing.B) {
+			per := 0
+			for b.Loop() {
+				per = heapPerSeries(b, 10000, k)
+			}
+			b.ReportMetric(float64(per), "B/series")
+		})
+	}
+}
+
+func TestCompileAggregateErrors(t *testing.T) {
+	base := aggRule(0, 0)
+	for _, tc := range []struct {
+		name string
+		agg  Aggregate
+		want string
+	}{
+		{"window zero", Aggregate{Stats: []string{"sum"}}, "window must be greater than 0"},
+		{"window not dividing a day", Aggregate{Window: 7 * time.Second, Stats: []string{"sum"}}, "does not divide a day"},
+		{"window over a day", Aggregate{Window: 48 * time.Hour, Stats: []string{"sum"}}, "does not divide a day"},
+		{"negative lateness", Aggregate{Window: time.Second, Lateness: -1, Stats: []string{"sum"}}, "lateness must be 0s or more"},
+		{"unknown stat", Aggregate{Window: time.Second, Stats: []string{"p100"}}, `unknown stat "p100"`},
+		{"duplicate stat", Aggregate{Window: time.Second, Stats: []string{"sum", "sum"}}, "listed twice"},
+		{"buckets", Aggregate{Window: time.Second, Buckets: []float64{1, 1}}, "bucket bounds must be finite and increase"},
+		{"max series", Aggregate{Window: time.Second, MaxSeries: -1}, "max_series must be at least 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := base
+			r.Aggregate = &tc.agg
+			_, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{r}}}})
+			if err == nil || !strings.Contains(err.Error(), "aggregate: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Compile = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestStatKeys(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{StatKey("request_time", "p99.9"), "request_time_p99_9"},
+		{StatKey("bytes", "sum"), "bytes_sum"},
+		{BucketKey("request_time", 0.005), "request_time_bucket_le_0.005"},
+		{BucketKey("bytes", 1e6), "bytes_bucket_le_1000000"},
+		{BucketKey("x", -0.5), "x_bucket_le_-0.5"},
+		{BucketKey("x", math.Inf(1)), "x_bucket_le_inf"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

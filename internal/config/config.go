@@ -117,7 +117,7 @@ const (
 	DefaultMaxPending    = 100000
 	MaxMaxPending        = 1000000
 	DefaultTimeout       = sink.DefaultTimeout
-	DefaultMaxSeries     = 10000
+	DefaultMaxSeries     = extract.DefaultMaxSeries
 	// DefaultDeadLetterMaxBytes bounds the dead-letter file.
 	DefaultDeadLetterMaxBytes = sink.DefaultDeadLetterMaxBytes
 	// MinDeadLetterMaxBytes keeps room for a few of the largest entries

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -337,15 +338,16 @@ func (c *ruleChecker) aggregate(r *ruleHCL) {
 	if a == nil {
 		return
 	}
-	// No Context: quoting the rule down to its aggregate block would bury
-	// the warning, so the Detail names the rule instead.
-	c.warnf(a.DefRange, nil, "aggregate not applied yet",
-		"aggregate is not applied yet: this rule counts the lines it takes but emits no points. Remove the block from rule %q to get a point per line.", c.name)
 	var out extract.Aggregate
 	var oks [6]bool
 	// An empty range means gohcl found no window and has said so.
 	if oks[0] = !a.WindowRange.Empty(); oks[0] {
 		out.Window, oks[0] = c.duration(&a.Window, a.WindowRange, "window", 0, false)
+		if oks[0] && day%out.Window != 0 {
+			c.errorf(a.WindowRange, &a.DefRange, "Window does not divide a day",
+				"Windows start at multiples of window since the Unix epoch, so that every agent and every backfill cuts them alike; %q does not divide 24h, so they would start at other times each day. Use a divisor of a day, such as \"10s\", \"1m\", \"5m\" or \"1h\".", a.Window)
+			oks[0] = false
+		}
 	}
 	out.Lateness, oks[1] = c.duration(a.Lateness, a.LatenessRange, "lateness", 0, true)
 	out.MaxSeries, oks[2] = c.positive(a.MaxSeries, a.MaxSeriesRange, "max_series", DefaultMaxSeries)
@@ -360,7 +362,21 @@ func (c *ruleChecker) aggregate(r *ruleHCL) {
 		c.out.Aggregate = &out
 		c.places.parts["aggregate"] = a.DefRange
 	}
+	for _, f := range c.out.Fields {
+		if f.Type == extract.TypeString || f.Type == extract.TypeBool {
+			name := "a string"
+			if f.Type == extract.TypeBool {
+				name = "a bool"
+			}
+			// No Context: the rule around the field would bury it.
+			c.warnf(c.places.parts["fields."+f.Key], nil, "Field not aggregated",
+				"Field %q of rule %q is %s, which aggregate computes no stat of (the window's count counts its lines); remove it, or make it a number.", f.Key, c.name, name)
+		}
+	}
 }
+
+// day is what a window must divide.
+const day = 24 * time.Hour
 
 // stats checks the stat names. Its diagnostics, and those of buckets, have
 // the aggregate block as Context: one per bad entry, each quoting the whole

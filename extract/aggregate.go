@@ -96,6 +96,11 @@ const (
 	stallAfter = 10 * time.Millisecond
 	// maxFreeWindows bounds the closed windows a rule keeps for reuse.
 	maxFreeWindows = 256
+	// exactValues: a field's first values in a window are kept as they
+	// are, and its percentiles are exact while it has no more; the sketch
+	// starts with the next. Most windows of a quiet tag set then cost no
+	// sketch at all, in memory or in time.
+	exactValues = 8
 	// otherValue is the tag value of the lines folded past MaxSeries.
 	otherValue = "other"
 )
@@ -341,7 +346,10 @@ type fieldAgg struct {
 	// field's kind.
 	sum, min, max uint64
 	kind          pipeline.Kind
-	sketch        *ddsketch.DDSketch
+	// few are the first values, up to exactValues; sketch, once more
+	// came, has them all.
+	few    [exactValues]float64
+	sketch *ddsketch.DDSketch
 	// below[i] counts the values in (bounds[i-1], bounds[i]].
 	below []uint64
 }
@@ -557,10 +565,22 @@ func (p *aggPlan) addValue(fa *fieldAgg, v pipeline.Value) {
 		fa.max = math.Float64bits(max(math.Float64frombits(fa.max), x))
 	}
 	if p.sketch {
-		if fa.sketch == nil {
-			fa.sketch = newSketch()
+		switch {
+		case fa.n <= exactValues:
+			fa.few[fa.n-1] = x
+		case fa.n == exactValues+1:
+			if fa.sketch == nil { // else a reused window's, cleared
+				fa.sketch = newSketch()
+			}
+			for _, y := range fa.few {
+				_ = fa.sketch.Add(y)
+			}
+			fallthrough
+		default:
+			// A value out of the sketch's range (beyond ±1e307) is
+			// left out of the percentiles.
+			_ = fa.sketch.Add(x)
 		}
-		_ = fa.sketch.Add(x) // out of its range (beyond ±1e307): left out of the percentiles
 	}
 	if len(p.bounds) > 0 {
 		if fa.below == nil {
@@ -748,8 +768,12 @@ func (fa *fieldAgg) stat(st aggStat) (pipeline.Value, bool) {
 		}
 		return finite(math.Float64frombits(fa.sum) / float64(fa.n))
 	default:
-		if fa.sketch == nil {
-			return pipeline.Value{}, false
+		if fa.n <= exactValues {
+			// Exact: the value of rank q·(n-1), rounded down, as the
+			// sketch ranks positive values.
+			few := fa.few[:fa.n]
+			slices.Sort(few)
+			return finite(few[int(st.q*float64(fa.n-1))])
 		}
 		v, err := fa.sketch.GetValueAtQuantile(st.q)
 		if err != nil {

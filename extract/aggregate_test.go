@@ -665,3 +665,51 @@ func TestStatKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPercentilesFewThenMany: a window's first exactValues values give
+// exact percentiles, more go through the sketch (within its accuracy);
+// windows reused after they close (their sketches cleared) start afresh.
+func TestPercentilesFewThenMany(t *testing.T) {
+	r := Rule{Name: "r", Mode: Logfmt, Time: unixTime, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeFloat}},
+		Aggregate: &Aggregate{Window: time.Second, Stats: []string{"p10", "p50", "p99"}}}
+	ex := compileOne(t, r)
+	rng := rand.New(rand.NewPCG(9, 9))
+	var texts []string
+	var windows [][]float64
+	for w := range 40 {
+		n := 1 + w%20 // 1 to 20 values, twice
+		var vals []float64
+		for range n {
+			v := 1 + rng.Float64()*1000
+			vals = append(vals, v)
+			texts = append(texts, fmt.Sprintf("t=%d v=%v", w, v))
+		}
+		slices.Sort(vals)
+		windows = append(windows, vals)
+	}
+	got := flushAll(t, ex, fileLines(1, texts...))
+	if len(got) != len(windows) {
+		t.Fatalf("%d points for %d windows", len(got), len(windows))
+	}
+	for w, vals := range windows {
+		var p10, p50, p99 float64
+		var count int
+		var ts int64
+		if _, err := fmt.Sscanf(got[w], "r count=%di,v_p10=%g,v_p50=%g,v_p99=%g %d", &count, &p10, &p50, &p99, &ts); err != nil || count != len(vals) {
+			t.Fatalf("window %d: %q: %v", w, got[w], err)
+		}
+		for _, c := range []struct {
+			q   float64
+			got float64
+		}{{0.1, p10}, {0.5, p50}, {0.99, p99}} {
+			exact := vals[int(c.q*float64(len(vals)-1))]
+			rel := math.Abs(c.got-exact) / exact
+			switch {
+			case len(vals) <= exactValues && c.got != exact:
+				t.Errorf("window %d of %d values: p%v = %v, want exactly %v", w, len(vals), 100*c.q, c.got, exact)
+			case rel > SketchAccuracy:
+				t.Errorf("window %d of %d values: p%v = %v, exact %v", w, len(vals), 100*c.q, c.got, exact)
+			}
+		}
+	}
+}

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/logmetrics/logmetrics/internal/loggen"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/sink"
 )
 
 // benchCase is one extraction mode with the rule the throughput targets
@@ -117,61 +119,111 @@ func aggBenchRule() Rule {
 	return r
 }
 
-// TestAggregateBenchInput: the aggregated benchmark folds most lines into
-// windows that it emits, so it measures real work.
-func TestAggregateBenchInput(t *testing.T) {
-	lines := benchLines(t, benchCases[0], 10000)
-	ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{aggBenchRule()}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec pipeline.Record
-	points := 0
+// busyLines are the regex case's lines restamped at perSecond lines a
+// second, in order: a busy server, where a window holds many lines of each
+// tag set (loggen's own times advance about half a second a line).
+func busyLines(tb testing.TB, n, perSecond int) []pipeline.Line {
+	lines := benchLines(tb, benchCases[0], n)
+	start := time.Date(2025, 10, 10, 13, 55, 36, 0, time.UTC)
 	for i := range lines {
-		ex.Extract(&lines[i], &rec)
-		points += len(rec.Points)
+		text := lines[i].Text
+		open, end := strings.IndexByte(text, '['), strings.IndexByte(text, ']')
+		ts := start.Add(time.Duration(i/perSecond) * time.Second).Format("02/Jan/2006:15:04:05 -0700")
+		lines[i].Text = text[:open+1] + ts + text[end:]
 	}
-	st := ex.Stats().Rules[0]
-	if st.Aggregated < 9000 || points < 10 || st.Late > 0 {
-		t.Errorf("%d lines aggregated, %d points before the end: the benchmark input or rule is broken: %+v", st.Aggregated, points, st)
+	return lines
+}
+
+// TestAggregateBenchInput: the aggregated benchmarks fold nearly every
+// line into windows that they emit, so they measure real work; loggen's
+// times make a point every three lines, the busy ones one every forty.
+func TestAggregateBenchInput(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		lines     []pipeline.Line
+		linesEach int // per point, at least
+	}{{"loggen", benchLines(t, benchCases[0], 10000), 2}, {"busy", busyLines(t, 10000, 200), 30}} {
+		ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{aggBenchRule()}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec pipeline.Record
+		points := 0
+		for i := range c.lines {
+			ex.Extract(&c.lines[i], &rec)
+			points += len(rec.Points)
+		}
+		rec = pipeline.Record{}
+		ex.Flush(&rec)
+		points += len(rec.Points)
+		st := ex.Stats().Rules[0]
+		t.Logf("%s: %d lines aggregated into %d points", c.name, st.Aggregated, points)
+		if st.Aggregated < 9000 || points < 10 || st.Late > 0 || int(st.Aggregated)/points < c.linesEach {
+			t.Errorf("%s: %d lines aggregated into %d points: the benchmark input or rule is broken: %+v", c.name, st.Aggregated, points, st)
+		}
 	}
 }
 
 // BenchmarkAggregate compares the cost per line of the regex rule making a
 // point per line (per_line, as BenchmarkExtract/regex) with the same rule
-// aggregated (aggregated), windows written included.
+// aggregated (aggregated), windows written included, on loggen's lines
+// and on them restamped at 200 a second (busy); the encoded variants also
+// encode every point to line protocol as the sink does, which is where a
+// point per line costs most before it even leaves the agent.
 func BenchmarkAggregate(b *testing.B) {
-	for _, c := range []struct {
-		name string
-		rule Rule
-	}{{"per_line", benchCases[0].rule}, {"aggregated", aggBenchRule()}} {
-		b.Run(c.name, func(b *testing.B) {
-			lines := benchLines(b, benchCases[0], 10000)
-			cfg := Config{Sources: []Source{{Name: "s", Rules: []Rule{c.rule}}}}
-			ex, err := Compile(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			size := 0
-			for _, l := range lines {
-				size += len(l.Text) + 1
-			}
-			b.SetBytes(int64(size / len(lines)))
-			b.ReportAllocs()
-			var rec pipeline.Record
-			i := 0
-			for b.Loop() {
-				ex.Extract(&lines[i], &rec)
-				if i++; i == len(lines) {
-					ex.Flush(&rec) // the last windows, as test and backfill end
-					b.StopTimer()
-					i = 0
-					if ex, err = Compile(cfg); err != nil {
-						b.Fatal(err)
-					}
-					b.StartTimer()
+	inputs := []struct {
+		name  string
+		lines func(testing.TB) []pipeline.Line
+	}{
+		{"loggen", func(tb testing.TB) []pipeline.Line { return benchLines(tb, benchCases[0], 10000) }},
+		{"busy", func(tb testing.TB) []pipeline.Line { return busyLines(tb, 10000, 200) }},
+	}
+	for _, in := range inputs {
+		for _, c := range []struct {
+			name   string
+			rule   Rule
+			encode bool
+		}{
+			{"per_line", benchCases[0].rule, false}, {"aggregated", aggBenchRule(), false},
+			{"per_line_encoded", benchCases[0].rule, true}, {"aggregated_encoded", aggBenchRule(), true},
+		} {
+			b.Run(in.name+"/"+c.name, func(b *testing.B) {
+				lines := in.lines(b)
+				cfg := Config{Sources: []Source{{Name: "s", Rules: []Rule{c.rule}}}}
+				ex, err := Compile(cfg)
+				if err != nil {
+					b.Fatal(err)
 				}
-			}
-		})
+				size := 0
+				for _, l := range lines {
+					size += len(l.Text) + 1
+				}
+				b.SetBytes(int64(size / len(lines)))
+				b.ReportAllocs()
+				var rec pipeline.Record
+				var buf []byte
+				i := 0
+				for b.Loop() {
+					ex.Extract(&lines[i], &rec)
+					if c.encode {
+						for j := range rec.Points {
+							buf = sink.AppendPoint(buf[:0], &rec.Points[j])
+						}
+					}
+					if i++; i == len(lines) {
+						ex.Flush(&rec) // the last windows, as test and backfill end
+						for j := range rec.Points {
+							buf = sink.AppendPoint(buf[:0], &rec.Points[j])
+						}
+						b.StopTimer()
+						i = 0
+						if ex, err = Compile(cfg); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+				}
+			})
+		}
 	}
 }

@@ -580,7 +580,9 @@ func (e *Extractor) idleTicker() (<-chan time.Time, func()) {
 func (e *Extractor) idle(ctx context.Context, out chan<- pipeline.Record) bool {
 	rec := pipeline.Record{Points: e.recycle.Get()}
 	e.Idle(time.Now(), &rec)
-	if len(rec.Points) > 0 && !e.send(ctx, &rec, out) {
+	if len(rec.Points) == 0 {
+		e.recycle.Put(rec.Points) // unused: back for the next record
+	} else if !e.send(ctx, &rec, out) {
 		return false
 	}
 	return e.checkpoints(ctx, out)

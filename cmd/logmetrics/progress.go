@@ -119,6 +119,7 @@ func (b *backfill) summary() {
 			r.NoFields+r.SeriesTooLong)
 	}
 	tw.Flush()
+	printRuleNotes(w, st, used)
 	total, _ := b.counts()
 	ss := b.st.sk.Stats()
 	verb := "written"

@@ -138,6 +138,10 @@ func newPipeline(cfg *config.Config, e *env, log *slog.Logger) (*agentPipeline, 
 	if err != nil {
 		return nil, err
 	}
+	// Followed files: quiet sources get their last windows after
+	// window+lateness of wall time, and windows open at a stop are
+	// completed after the restart from their held lines.
+	st.ex.SetFeed(extract.FeedFollowed)
 	// Last, as it locks the state folder: the caller Closes it.
 	tl, err := tailer.New(cfg.Tailer, log)
 	if err != nil {

@@ -74,6 +74,11 @@ func cmdTest(e *env, args []string) int {
 			code = exitFailure
 		}
 	}
+	// The end of the input closes the aggregation windows still open.
+	if err := d.flush(); err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics test: %v\n", err)
+		code = exitFailure
+	}
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics test: write: %v\n", err)
 		return exitFailure
@@ -149,6 +154,31 @@ func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
 	return err
 }
 
+// flush emits the points of the aggregation windows still open.
+func (d *dryRun) flush() error {
+	d.rec.Points = d.rec.Points[:0]
+	d.ex.Flush(&d.rec)
+	for i := range d.rec.Points {
+		if err := d.emit(&d.rec.Points[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printRuleNotes says, under a table of rules, what aggregate rules did
+// with their lines: the windows written, the late lines dropped and the
+// lines folded past max_series.
+func printRuleNotes(w io.Writer, st extract.Stats, used map[string]bool) {
+	for _, r := range st.Rules {
+		if !used[r.Source] || r.Aggregated+r.Late+r.Folded == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: %d lines aggregated into %d window points; %d late lines dropped (their window was already written); %d lines folded into the tag set \"other\" (max_series)\n",
+			r.Rule, r.Aggregated, r.Points, r.Late, r.Folded)
+	}
+}
+
 // printTable shows what each rule did, and the first lines no rule took,
 // for the sources that were offered lines.
 func printTable(w io.Writer, st extract.Stats, tooLong int64) {
@@ -170,6 +200,7 @@ func printTable(w io.Writer, st extract.Stats, tooLong int64) {
 			points, r.ConversionErrors+r.CompositeValues, r.Missing, r.TimeErrors, r.NoFields+r.SeriesTooLong)
 	}
 	tw.Flush()
+	printRuleNotes(w, st, used)
 	for _, r := range st.Rules {
 		if r.Displaced > 0 {
 			fmt.Fprintf(w, "\n%s: %d points written after times the collision separator had forgotten (see the README's Colliding points)\n", r.Rule, r.Displaced)

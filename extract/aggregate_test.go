@@ -329,11 +329,12 @@ func TestRunFollowed(t *testing.T) {
 
 // TestRunEnd: under FeedFinite, Run and RunParallel send the open windows
 // when their input closes, in a record without origin; not when ctx is
-// done.
+// done, nor when the input was Cut.
 func TestRunEnd(t *testing.T) {
 	for _, workers := range []int{1, 3} {
-		for _, cancel := range []bool{false, true} {
-			t.Run(fmt.Sprintf("workers=%d/cancel=%v", workers, cancel), func(t *testing.T) {
+		for _, how := range []string{"close", "cancel", "cut"} {
+			cancel := how == "cancel"
+			t.Run(fmt.Sprintf("workers=%d/%s", workers, how), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					ex := compileOne(t, aggRule(0, 0))
 					ctx, stop := context.WithCancel(t.Context())
@@ -346,6 +347,9 @@ func TestRunEnd(t *testing.T) {
 						in <- l
 					}
 					synctest.Wait()
+					if how == "cut" {
+						ex.Cut() // an interrupted backfill: the open window is partial
+					}
 					if cancel {
 						stop()
 					} else {
@@ -360,7 +364,7 @@ func TestRunEnd(t *testing.T) {
 						`f1.log:12 hold=0,true []`,
 						`f1.log:25 hold=12,true ["r,s=a count=1i,v_sum=1i 0"]`,
 					}
-					if !cancel {
+					if how == "close" {
 						want = append(want, `:0 hold=0,false ["r,s=a count=1i,v_sum=2i 10000000000"]`)
 					}
 					if diff := cmp.Diff(want, got); diff != "" {

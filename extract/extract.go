@@ -56,6 +56,8 @@ type Extractor struct {
 	dirty         []*fileState
 	checkpointing bool
 	stalledAt     time.Time
+	// cut is set by Cut: the input ends before its end.
+	cut atomic.Bool
 
 	unknownSource atomic.Uint64
 }
@@ -588,9 +590,16 @@ func (e *Extractor) idle(ctx context.Context, out chan<- pipeline.Record) bool {
 	return e.checkpoints(ctx, out)
 }
 
-// end is the end of the input: under FeedFinite every open window is sent.
+// Cut says that the input of Run or RunParallel will close before its end
+// (an interrupted backfill): the windows still open then are partial, and
+// are not sent (a full run later writes them whole). It is safe to call
+// from any goroutine, before the input is closed.
+func (e *Extractor) Cut() { e.cut.Store(true) }
+
+// end is the end of the input: under FeedFinite every open window is sent,
+// unless the input was Cut.
 func (e *Extractor) end(ctx context.Context, out chan<- pipeline.Record) {
-	if e.feed != FeedFinite || !e.aggregates {
+	if e.feed != FeedFinite || !e.aggregates || e.cut.Load() {
 		return
 	}
 	rec := pipeline.Record{Points: e.recycle.Get()}

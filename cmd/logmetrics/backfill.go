@@ -411,6 +411,7 @@ func (b *backfill) run(parent context.Context, sigs <-chan os.Signal) error {
 		select {
 		case <-sigs:
 			b.interrupted.Store(true)
+			b.st.ex.Cut() // open windows are partial: not written
 			stopReading()
 		case <-finished:
 			return

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"regexp"
 	"slices"
 	"sort"
@@ -156,6 +157,7 @@ type aggPlan struct {
 	bounds           []float64
 	fields           []aggField // the numeric fields, in r.fields order
 	otherTags        []pipeline.Tag
+	otherKey         string // appendTagsKey of otherTags
 }
 
 // CountKey is the field of every aggregated point that counts the lines of
@@ -267,6 +269,7 @@ func compileAggregate(a *Aggregate, r *rule) (*aggPlan, []error) {
 		}
 		p.otherTags = append(p.otherTags, pipeline.Tag{Key: tp.key, Value: v})
 	}
+	p.otherKey = string(appendTagsKey(nil, p.otherTags))
 	return p, errs
 }
 
@@ -343,8 +346,11 @@ type fileHold struct {
 type fieldAgg struct {
 	n int64 // values folded
 	// sum, min and max hold an int64, a uint64 or a float64, by the
-	// field's kind.
+	// field's kind. An integer sum is kept in 128 bits, sumHi its high
+	// word, so that it is exact whatever the order of the values, and
+	// saturates only when written.
 	sum, min, max uint64
+	sumHi         uint64
 	kind          pipeline.Kind
 	// few are the first values, up to exactValues; sketch, once more
 	// came, has them all.
@@ -420,6 +426,12 @@ func (e *Extractor) fold(r *rule, line *pipeline.Line, p *pipeline.Point, f *fil
 func (e *Extractor) seriesOf(r *rule, line *pipeline.Line, p *pipeline.Point) *aggSeries {
 	a := r.agg
 	a.key = appendTagsKey(a.key[:0], p.Tags)
+	if string(a.key) == a.plan.otherKey {
+		// A line whose own values are "other" is the fold's series:
+		// two points of one series and window would overwrite each
+		// other in InfluxDB.
+		return a.otherSeries()
+	}
 	s := a.series[string(a.key)]
 	if s != nil && len(s.open) > 0 {
 		return s
@@ -444,6 +456,11 @@ func (e *Extractor) seriesOf(r *rule, line *pipeline.Line, p *pipeline.Point) *a
 				"max_series", a.plan.maxSeries, "file", line.Path, "offset", line.Offset)
 		}
 	}
+	return a.otherSeries()
+}
+
+// otherSeries is the tag set lines fold into past max_series.
+func (a *aggregator) otherSeries() *aggSeries {
 	if a.other == nil {
 		a.other = &aggSeries{tags: a.plan.otherTags}
 	}
@@ -527,32 +544,23 @@ func (p *aggPlan) addValue(fa *fieldAgg, v pipeline.Value) {
 		i := v.Int()
 		x = float64(i)
 		if first {
-			fa.sum, fa.min, fa.max = uint64(i), uint64(i), uint64(i)
+			fa.sum, fa.sumHi, fa.min, fa.max = uint64(i), uint64(i>>63), uint64(i), uint64(i)
 			break
 		}
-		s := int64(fa.sum)
-		switch {
-		case i > 0 && s > math.MaxInt64-i:
-			s = math.MaxInt64 // saturated: an int64 holds no more
-		case i < 0 && s < math.MinInt64-i:
-			s = math.MinInt64
-		default:
-			s += i
-		}
-		fa.sum = uint64(s)
+		var carry uint64
+		fa.sum, carry = bits.Add64(fa.sum, uint64(i), 0)
+		fa.sumHi += uint64(i>>63) + carry
 		fa.min, fa.max = uint64(min(int64(fa.min), i)), uint64(max(int64(fa.max), i))
 	case pipeline.Uint:
 		u := v.Uint()
 		x = float64(u)
 		if first {
-			fa.sum, fa.min, fa.max = u, u, u
+			fa.sum, fa.sumHi, fa.min, fa.max = u, 0, u, u
 			break
 		}
-		if fa.sum > math.MaxUint64-u {
-			fa.sum = math.MaxUint64
-		} else {
-			fa.sum += u
-		}
+		var carry uint64
+		fa.sum, carry = bits.Add64(fa.sum, u, 0)
+		fa.sumHi += carry
 		fa.min, fa.max = min(fa.min, u), max(fa.max, u)
 	default:
 		x = v.Float()
@@ -605,7 +613,7 @@ func (e *Extractor) ghost(w *window) {
 }
 
 func (fa *fieldAgg) reset() {
-	fa.n, fa.sum, fa.min, fa.max = 0, 0, 0, 0
+	fa.n, fa.sum, fa.sumHi, fa.min, fa.max = 0, 0, 0, 0, 0
 	if fa.sketch != nil {
 		fa.sketch.Clear()
 	}
@@ -752,28 +760,50 @@ func (fa *fieldAgg) stat(st aggStat) (pipeline.Value, bool) {
 	}
 	switch st.kind {
 	case statSum:
-		if fa.kind == pipeline.Float {
+		switch fa.kind {
+		case pipeline.Float:
 			return finite(math.Float64frombits(fa.sum))
+		case pipeline.Int:
+			// Saturated to what an int64 holds.
+			switch hi := int64(fa.sumHi); {
+			case hi == int64(fa.sum)>>63:
+				return pipeline.IntValue(int64(fa.sum)), true
+			case hi < 0:
+				return pipeline.IntValue(math.MinInt64), true
+			}
+			return pipeline.IntValue(math.MaxInt64), true
 		}
-		return asValue(fa.sum), true
+		if fa.sumHi > 0 {
+			return pipeline.UintValue(math.MaxUint64), true
+		}
+		return pipeline.UintValue(fa.sum), true
 	case statMin:
 		return asValue(fa.min), true
 	case statMax:
 		return asValue(fa.max), true
 	case statMean:
-		if fa.kind == pipeline.Int || fa.kind == pipeline.Uint {
-			// From the integer sum: exact up to 2^53, and saturated
-			// sums (beyond ±9.2e18) are out of any log's reach.
-			return finite(asFloat(fa.sum) / float64(fa.n))
+		switch fa.kind {
+		case pipeline.Int: // the 128-bit sum, as a float
+			if int64(fa.sumHi) == int64(fa.sum)>>63 { // fits an int64: exact up to 2^53
+				return finite(float64(int64(fa.sum)) / float64(fa.n))
+			}
+			return finite((float64(int64(fa.sumHi))*0x1p64 + float64(fa.sum)) / float64(fa.n))
+		case pipeline.Uint:
+			return finite((float64(fa.sumHi)*0x1p64 + float64(fa.sum)) / float64(fa.n))
 		}
 		return finite(math.Float64frombits(fa.sum) / float64(fa.n))
 	default:
 		if fa.n <= exactValues {
-			// Exact: the value of rank q·(n-1), rounded down, as the
-			// sketch ranks positive values.
+			// Exact: the value of rank q·(n-1), rounded down, or up
+			// for a negative value, as the sketch ranks values.
 			few := fa.few[:fa.n]
 			slices.Sort(few)
-			return finite(few[int(st.q*float64(fa.n-1))])
+			rank := st.q * float64(fa.n-1)
+			v := few[int(rank)]
+			if v < 0 && float64(int(rank)) < rank {
+				v = few[int(rank)+1]
+			}
+			return finite(v)
 		}
 		v, err := fa.sketch.GetValueAtQuantile(st.q)
 		if err != nil {

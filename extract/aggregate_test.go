@@ -717,3 +717,66 @@ func TestPercentilesFewThenMany(t *testing.T) {
 		}
 	}
 }
+
+// flushed extracts lines of one file with ex and returns the points of the
+// windows, all flushed at the end.
+func flushed(t *testing.T, ex *Extractor, texts ...string) []string {
+	t.Helper()
+	var rec pipeline.Record
+	var got []string
+	for _, l := range fileLines(1, texts...) {
+		ex.Extract(&l, &rec)
+		got = append(got, show(rec.Points)...)
+	}
+	rec.Points = rec.Points[:0]
+	ex.Flush(&rec)
+	return append(got, show(rec.Points)...)
+}
+
+// TestAggregateEdgeValues: integer sums are exact whatever the order of the
+// values and saturate only when written; percentiles of few negative values
+// rank as the sketch's do; a line whose own tag values are "other" joins the
+// fold's tag set instead of making a second point of it.
+func TestAggregateEdgeValues(t *testing.T) {
+	intRule := func(typ Type, stats ...string) Rule {
+		r := aggRule(0, 0)
+		r.Fields[0].Type = typ
+		r.Aggregate.Stats = stats
+		return r
+	}
+	for _, tc := range []struct {
+		name  string
+		rule  Rule
+		lines []string
+		want  []string
+	}{
+		{"int sum, one order", intRule(TypeInt, "sum", "mean"),
+			[]string{"t=1 s=a v=9223372036854775807", "t=1 s=a v=1", "t=1 s=a v=-9223372036854775808", "t=1 s=a v=-5"},
+			[]string{"r,s=a count=4i,v_sum=-5i,v_mean=-1.25 0"}},
+		{"int sum, another order", intRule(TypeInt, "sum", "mean"),
+			[]string{"t=1 s=a v=-9223372036854775808", "t=1 s=a v=-5", "t=1 s=a v=9223372036854775807", "t=1 s=a v=1"},
+			[]string{"r,s=a count=4i,v_sum=-5i,v_mean=-1.25 0"}},
+		{"int sum saturates when written", intRule(TypeInt, "sum"),
+			[]string{"t=1 s=a v=9223372036854775807", "t=1 s=a v=9223372036854775807", "t=2 s=b v=-9223372036854775808", "t=2 s=b v=-1"},
+			[]string{"r,s=a count=2i,v_sum=9223372036854775807i 0", "r,s=b count=2i,v_sum=-9223372036854775808i 0"}},
+		{"uint sum saturates when written", intRule(TypeUint, "sum"),
+			[]string{"t=1 s=a v=18446744073709551615", "t=1 s=a v=1"},
+			[]string{"r,s=a count=2i,v_sum=18446744073709551615u 0"}},
+		{"few negative values", intRule(TypeInt, "p10", "p50", "p99"),
+			[]string{"t=1 s=a v=-1", "t=1 s=a v=-2", "t=1 s=a v=-3", "t=1 s=a v=-4", "t=1 s=a v=-5", "t=1 s=a v=-6", "t=1 s=a v=-7", "t=1 s=a v=-8"},
+			[]string{"r,s=a count=8i,v_p10=-7,v_p50=-4,v_p99=-1 0"}},
+		{"a tag value that is other", aggRule(0, 2),
+			[]string{"t=1 s=a v=1", "t=1 s=other v=2", "t=1 s=b v=3", "t=1 s=c v=4"},
+			[]string{"r,s=a count=1i,v_sum=1i 0", "r,s=other count=2i,v_sum=6i 0", "r,s=b count=1i,v_sum=3i 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := flushed(t, compileOne(t, tc.rule), tc.lines...)
+			slices.Sort(got)
+			want := slices.Clone(tc.want)
+			slices.Sort(want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("points (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

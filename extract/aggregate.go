@@ -826,6 +826,12 @@ func (e *Extractor) advance(src *source, line *pipeline.Line, m *matched, rec *p
 	if line.ReadAt.After(src.lastRead) {
 		src.lastRead = line.ReadAt
 	}
+	e.closeByWatermark(src, rec)
+}
+
+// closeByWatermark closes the windows of src's aggregate rules that its
+// watermark has passed, appending their points to rec.
+func (e *Extractor) closeByWatermark(src *source, rec *pipeline.Record) {
 	if !src.timed {
 		return
 	}
@@ -836,6 +842,30 @@ func (e *Extractor) advance(src *source, line *pipeline.Line, m *matched, rec *p
 		}
 		e.closeBefore(r, wm, rec)
 	}
+}
+
+// mark applies a startup marker (a Line with HasLatest): the source's
+// latest time becomes at least the marker's, as if the lines read before
+// the restart had come again, so the windows closed by it are closed: a
+// line of one is late, never a second, partial point. The windows it
+// closes that are open (none at startup) append their points to rec.
+func (e *Extractor) mark(line *pipeline.Line, rec *pipeline.Record) {
+	src := e.sources[line.Source]
+	if src == nil || len(src.aggs) == 0 {
+		return
+	}
+	if !src.timed || line.Latest > src.latest {
+		src.latest, src.timed = line.Latest, true
+	}
+	e.closeByWatermark(src, rec)
+}
+
+// withLatest is h with src's latest time, for a record of src.
+func (src *source) withLatest(h pipeline.Hold) pipeline.Hold {
+	if src != nil && src.timed {
+		h.Latest, h.HasLatest = src.latest, true
+	}
+	return h
 }
 
 // Flush closes every open window, appending their points to rec (in the
@@ -887,6 +917,9 @@ type fileState struct {
 	holds []holdCount
 	head  int
 	ended bool // its EOF came: no line of it follows
+	// src is the source of its lines, whose latest time its
+	// checkpoints carry.
+	src *source
 	// sent is the hold last sent on a record of the file; dirty marks it
 	// in Extractor.dirty, for checkpoints.
 	sent  pipeline.Hold
@@ -998,7 +1031,8 @@ func (e *Extractor) unhold(w *window) {
 	w.holds, w.holdIndex = w.holds[:0], nil
 }
 
-// holdNow is the hold a record of f carries now.
+// holdNow is the hold a record of f carries now, without the source's
+// latest time (withLatest adds it).
 func (f *fileState) holdNow() pipeline.Hold {
 	if f.head < len(f.holds) {
 		return pipeline.Hold{Hold: f.holds[f.head].off, Held: true}

@@ -78,15 +78,19 @@ func TestAggregateRecords(t *testing.T) {
 	ex.Flush(&r)
 	got = append(got, rec{show(r.Points), r.Hold})
 	off := func(i int) int64 { return lines[i].Offset } // just past line i
+	// held at off, with the source's latest time (s) as of the record
+	held := func(off, latest int64) pipeline.Hold {
+		return pipeline.Hold{Hold: off, Held: true, Latest: latest * 1e9, HasLatest: true}
+	}
 	want := []rec{
-		{nil, pipeline.Hold{Hold: 0, Held: true}},
-		{nil, pipeline.Hold{Hold: 0, Held: true}},
-		{nil, pipeline.Hold{Hold: 0, Held: true}},
-		{[]string{"r,s=a count=1i,v_sum=1i 0", "r,s=b count=1i,v_sum=4i 0"}, pipeline.Hold{Hold: off(0), Held: true}},
-		{nil, pipeline.Hold{Hold: off(0), Held: true}},
-		{nil, pipeline.Hold{Hold: off(0), Held: true}},
+		{nil, held(0, 1)},
+		{nil, held(0, 12)},
+		{nil, held(0, 12)},
+		{[]string{"r,s=a count=1i,v_sum=1i 0", "r,s=b count=1i,v_sum=4i 0"}, held(off(0), 16)},
+		{nil, held(off(0), 16)},
+		{nil, held(off(0), 16)},
 		// watermark 25: [10,20) closes; [30,40) holds from line 6's start
-		{[]string{"r,s=a count=1i,v_sum=2i 10000000000", "r,s=b count=1i,v_sum=8i 10000000000"}, pipeline.Hold{Hold: off(5), Held: true}},
+		{[]string{"r,s=a count=1i,v_sum=2i 10000000000", "r,s=b count=1i,v_sum=8i 10000000000"}, held(off(5), 30)},
 		{[]string{"r,s=a count=1i,v_sum=32i 30000000000"}, pipeline.Hold{}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -776,6 +780,91 @@ func TestAggregateEdgeValues(t *testing.T) {
 			slices.Sort(want)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("points (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMarkerClosesWindows: a startup marker (Line.HasLatest) moves its
+// source's latest time as the lines before the restart did, so the windows
+// it closes stay closed: a line of one is late (counted, dropped), never a
+// second, partial point; the open ones it closes are written; it yields no
+// record of its own, and the records after it carry the source's latest.
+func TestMarkerClosesWindows(t *testing.T) {
+	marker := func(latest int64) pipeline.Line {
+		return pipeline.Line{Source: "s", Latest: latest * 1e9, HasLatest: true}
+	}
+	t.Run("Extract", func(t *testing.T) {
+		ex := compileOne(t, aggRule(30*time.Second, 0))
+		open := fileLines(1, "t=1 s=a v=1")
+		var r pipeline.Record
+		ex.Extract(&open[0], &r) // opens [0,10)
+		m := marker(45)          // watermark 15: [0,10) closes
+		ex.Extract(&m, &r)
+		if diff := cmp.Diff([]string{"r,s=a count=1i,v_sum=1i 0"}, show(r.Points)); diff != "" {
+			t.Errorf("points of the marker's record (-want +got):\n%s", diff)
+		}
+		if r.Origin != (pipeline.Origin{}) || r.Hold != (pipeline.Hold{}) {
+			t.Errorf("marker's record has origin %+v, hold %+v; want none", r.Origin, r.Hold)
+		}
+		lower := marker(20) // never back
+		ex.Extract(&lower, &r)
+		lines := fileLines(2, "t=12 s=a v=10", "t=8 s=a v=100", "t=9 s=b v=7")
+		for i := range lines {
+			ex.Extract(&lines[i], &r)
+			if len(r.Points) != 0 {
+				t.Errorf("line %d made points %q", i, show(r.Points))
+			}
+			if want := (pipeline.Hold{Hold: 0, Held: true, Latest: 45e9, HasLatest: true}); r.Hold != want {
+				t.Errorf("line %d: hold %+v, want %+v", i, r.Hold, want)
+			}
+		}
+		r = pipeline.Record{}
+		ex.Flush(&r)
+		if diff := cmp.Diff([]string{"r,s=a count=1i,v_sum=10i 10000000000"}, show(r.Points)); diff != "" {
+			t.Errorf("flushed (-want +got):\n%s", diff)
+		}
+		if st := ex.Stats().Rules[0]; st.Late != 2 || st.Points != 2 {
+			t.Errorf("stats %+v, want 2 late, 2 points", st)
+		}
+	})
+	for _, workers := range []int{0, 1, 3} {
+		t.Run(fmt.Sprintf("Run/workers=%d", workers), func(t *testing.T) {
+			ex := compileOne(t, aggRule(30*time.Second, 0))
+			ex.SetFeed(FeedFollowed)
+			in := make(chan pipeline.Line, 10)
+			out := make(chan pipeline.Record, 10)
+			done := make(chan error, 1)
+			go func() {
+				if workers == 0 {
+					done <- ex.Run(t.Context(), in, out)
+				} else {
+					done <- ex.RunParallel(t.Context(), in, out, workers)
+				}
+			}()
+			in <- pipeline.Line{Source: "nope", Latest: 1, HasLatest: true} // a source without rules: ignored
+			in <- marker(45)
+			for _, l := range fileLines(1, "t=12 s=a v=10", "t=8 s=a v=100", "t=45 s=a v=20") {
+				in <- l
+			}
+			close(in)
+			var got []string
+			for r := range out {
+				got = append(got, fmt.Sprintf("%s latest=%d,%v", runRecord(r), r.Hold.Latest, r.Hold.HasLatest))
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			want := []string{
+				`f1.log:14 hold=0,true [] latest=45000000000,true`,
+				`f1.log:28 hold=0,true [] latest=45000000000,true`,
+				`f1.log:42 hold=0,true [] latest=45000000000,true`,
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+			if st := ex.Stats().Rules[0]; st.Late != 1 {
+				t.Errorf("stats %+v, want 1 late", st)
 			}
 		})
 	}

@@ -205,7 +205,17 @@ const maxSamples = 5
 // under FeedFollowed, the aggregation watermark) to the state it had after
 // the line before a restart: it is neither counted nor logged, and rec gets
 // no points of its own.
+//
+// A marker (line.HasLatest) is no line: it moves its source's latest time
+// (see Line.Latest), and rec gets no origin and only the points of the
+// windows that closes, if any were open.
 func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
+	if line.HasLatest {
+		rec.Origin, rec.Hold = pipeline.Origin{}, pipeline.Hold{}
+		dropFrom(rec, 0)
+		e.mark(line, rec)
+		return
+	}
 	e.matchLine(e.w, line, rec, &e.made)
 	e.placeLine(line, rec, &e.made)
 }
@@ -270,6 +280,7 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 	var start int64
 	if agg {
 		f = e.file(line.File)
+		f.src = m.src
 		start = f.start(line)
 		// The windows the line's time closes close first, so that the
 		// line finds their tag sets gone (max_series); its own window
@@ -303,7 +314,7 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 			*p, e.closing.Points[i] = e.closing.Points[i], *p
 		}
 		e.closing.Points = e.closing.Points[:0]
-		rec.Hold = f.holdNow()
+		rec.Hold = m.src.withLatest(f.holdNow())
 	}
 	if line.Replay || m.taken {
 		return
@@ -643,8 +654,8 @@ func (e *Extractor) send(ctx context.Context, rec *pipeline.Record, out chan<- p
 func (e *Extractor) checkpoints(ctx context.Context, out chan<- pipeline.Record) bool {
 	for _, f := range e.dirty {
 		f.dirty = false
-		if h := f.holdNow(); f.seen && h != f.sent {
-			rec := pipeline.Record{Origin: f.origin, Hold: h}
+		if h := f.holdNow(); f.seen && (h.Hold != f.sent.Hold || h.Held != f.sent.Held) {
+			rec := pipeline.Record{Origin: f.origin, Hold: f.src.withLatest(h)}
 			if !e.send(ctx, &rec, out) {
 				return false
 			}
@@ -661,7 +672,7 @@ func (e *Extractor) checkpoints(ctx context.Context, out chan<- pipeline.Record)
 // their input. A record that will cross to the sink takes its point slice
 // from the recycler; the sink gives it back once it has encoded it.
 func (e *Extractor) matchItem(w *worker, line *pipeline.Line, rec *pipeline.Record, m *matched) {
-	if line.EOF {
+	if line.EOF || line.HasLatest {
 		return
 	}
 	if rec.Points == nil && !line.Replay {
@@ -681,6 +692,15 @@ func (e *Extractor) finishItem(ctx context.Context, line *pipeline.Line, rec *pi
 	if line.EOF {
 		e.Release(line.File)
 		return true
+	}
+	if line.HasLatest { // a marker: only the windows it closes are sent
+		closed := pipeline.Record{Points: e.recycle.Get()}
+		e.mark(line, &closed)
+		if len(closed.Points) == 0 {
+			e.recycle.Put(closed.Points)
+			return true
+		}
+		return e.send(ctx, &closed, out) && (!e.checkpointing || e.checkpoints(ctx, out))
 	}
 	e.placeLine(line, rec, m)
 	// A replayed line is sent only with the points of windows it closed

@@ -52,6 +52,12 @@ type position struct {
 	// a rotation: once Offset is there too, nothing of it is left to read.
 	End     int64     `json:"end,omitempty"`
 	Updated time.Time `json:"updated"`
+	// SourceLatest is the latest time (Unix ns) a rule with an aggregate
+	// block of the file's source had read, as of the file's last
+	// delivered record: the windows it closed are written. At startup
+	// each source gets the greatest over its entries (Line.Latest), so
+	// that they stay closed. Absent for sources without aggregate rules.
+	SourceLatest *int64 `json:"source_latest,omitempty"`
 }
 
 // positionOf is the saved form of a file's identity.
@@ -257,16 +263,61 @@ func (p *positions) start(path string, id pipeline.FileID, from int64) {
 }
 
 // commit moves a file's committed offset forward to an ack's; never back.
+// Its source's latest time moves likewise, to the ack's when that is
+// greater.
 func (p *positions) commit(ack pipeline.Ack) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pos := p.live[ack.File]
+	if pos == nil {
+		return
+	}
+	if ack.HasLatest && (pos.SourceLatest == nil || ack.Latest > *pos.SourceLatest) {
+		latest := ack.Latest // a new pointer: copies of pos keep theirs
+		pos.SourceLatest = &latest
+		p.dirty = true
+	}
 	to := ack.Commit(ack.Origin)
-	if pos == nil || to <= pos.Offset {
+	if to <= pos.Offset {
 		return
 	}
 	pos.Offset, pos.Path, pos.Updated = to, ack.Path, p.now()
 	p.dirty = true
+}
+
+// latestBySource returns, per source, the greatest SourceLatest of the
+// entries that belong to it, the files followed and those released or
+// not found yet alike. sourceOf names the source of an entry by the path
+// its source's globs matched (FollowedAs, else Path).
+func (p *positions) latestBySource(sourceOf func(path string) string) map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	latest := map[string]int64{}
+	note := func(pos *position) {
+		if pos.SourceLatest == nil {
+			return
+		}
+		src := ""
+		if pos.FollowedAs != "" {
+			src = sourceOf(pos.FollowedAs)
+		}
+		if src == "" {
+			src = sourceOf(pos.Path)
+		}
+		if src == "" {
+			return
+		}
+		if v, ok := latest[src]; !ok || *pos.SourceLatest > v {
+			latest[src] = *pos.SourceLatest
+		}
+	}
+	for _, pos := range p.live {
+		note(pos)
+	}
+	for i := range p.saved {
+		note(&p.saved[i])
+	}
+	return latest
 }
 
 // save writes the positions file if anything moved since the last save:

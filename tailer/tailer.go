@@ -131,6 +131,9 @@ func (t *Tailer) Close() {
 // (the sink has delivered what it will) writes them a last time and
 // returns. acks may be nil: Run then returns when reading has stopped.
 //
+// Before any line it sends each source's latest time as of the positions
+// (a Line with HasLatest), when they have one.
+//
 // A file found at startup resumes at its committed position when the
 // positions know it, reading again from its replay offset (see position)
 // with those lines marked Replay; otherwise it is read from where its
@@ -214,6 +217,9 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 	// next save tick: a file placed at its end (start_at = "end") or found
 	// new must be known as such if the agent is killed a moment later, or
 	// its restart would take it for a file found at startup.
+	if !t.sendLatest(ctx, lines) {
+		return
+	}
 	t.discover(ctx, &wg, lines, followStartup)
 	t.savePositions()
 	for {
@@ -226,6 +232,30 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 		t.discover(ctx, &wg, lines, followFound)
 		t.savePositions()
 	}
+}
+
+// sendLatest sends, before any line, one marker Line per source whose
+// positions recorded a latest time (see position.SourceLatest): with it,
+// extraction knows which windows were written before the restart although
+// none of their lines is read again (a released rotated file). It returns
+// false once ctx is done.
+func (t *Tailer) sendLatest(ctx context.Context, lines chan<- pipeline.Line) bool {
+	if t.pos == nil {
+		return true
+	}
+	latest := t.pos.latestBySource(t.cfg.SourceOf)
+	for _, src := range t.cfg.Sources {
+		v, ok := latest[src.Name]
+		if !ok {
+			continue
+		}
+		select {
+		case lines <- pipeline.Line{Source: src.Name, Latest: v, HasLatest: true}:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // wakeDiscovery asks for a discovery now rather than at the next tick: a

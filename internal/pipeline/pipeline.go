@@ -56,6 +56,14 @@ type Line struct {
 	// read to its end: no line of it follows, so extraction frees what it
 	// keeps for the file. It yields no record.
 	EOF bool
+	// HasLatest marks no line either, but the latest time (Unix ns) the
+	// source had reached when the positions were last saved (Latest): the
+	// tailer sends one per source at startup, before any line, so that
+	// the windows closed before the restart stay closed (their lines
+	// come late) although no line of theirs is replayed. It yields no
+	// record.
+	Latest    int64
+	HasLatest bool
 }
 
 // Tag is one tag of a point. Values are never empty.
@@ -133,9 +141,17 @@ type Record struct {
 // delivered the position may move to Hold, not past it, because the lines
 // from Hold on are still needed (an aggregation window still open takes
 // them): a restart must read them again.
+//
+// Latest, when HasLatest, is the latest time (Unix ns) any rule of the
+// record's source read from a line, when the record was made: the windows
+// that closed by it were written in this record or before, so once the
+// record is delivered a restart may take them as closed (Line.Latest).
 type Hold struct {
 	Hold int64
 	Held bool
+
+	Latest    int64
+	HasLatest bool
 }
 
 // Commit is where a delivered record (or ack) lets its file's position

@@ -51,6 +51,11 @@ import (
 // again after the position that belong to it are dropped instead of
 // making a partial point. Under FeedFinite (test, backfill) replayed lines
 // only rebuild the separator, as for per-line rules.
+//
+// Adoption. A file run began at its end (start_at = "end") has lines
+// before that point in the windows up to the one in progress there, which
+// only backfill reads: run writes none of those windows, backfill writes
+// them whole (adopt, Line.Adopted, Line.AggregateOnly).
 
 // Feed says what kind of input Run and RunParallel read, which decides
 // what happens to windows still open when nothing more comes.
@@ -303,10 +308,15 @@ type aggregator struct {
 	// closedTo: every window ending at or before it is closed. A line of
 	// such a window is late.
 	closedTo int64
-	warned   bool // about the fold
-	key      []byte
-	free     []*window
-	freeSlot []*slot
+	// adopted: the windows starting at or before adoptedTo are the
+	// adoption windows of a file run began from its end (adopt).
+	adopted     bool
+	adoptedTo   int64
+	warnedAdopt bool
+	warned      bool // about the fold
+	key         []byte
+	free        []*window
+	freeSlot    []*slot
 }
 
 type aggSeries struct {
@@ -397,6 +407,28 @@ func (e *Extractor) fold(r *rule, line *pipeline.Line, p *pipeline.Point, f *fil
 		e.problem(r, &c.timeErrors, line, "bad time", r.names[r.timeAt], "its window would start before InfluxDB's first storable time")
 		return
 	}
+	if a.adopted && (line.AggregateOnly || e.feed == FeedFollowed) {
+		// The adoption windows (see adopt): run leaves them to
+		// backfill; backfill's second reading of the lines after the
+		// start folds into them only.
+		if ws > a.adoptedTo {
+			if line.AggregateOnly {
+				return // backfill's only to complete the adoption windows
+			}
+		} else if !line.AggregateOnly {
+			if !line.Replay {
+				c.leftToBackfill.Add(1)
+				if !a.warnedAdopt {
+					a.warnedAdopt = true
+					e.log.Info("windows up to the one where the file was first followed from its end are left to backfill: lines before its start belong to them",
+						"rule", r.name, "window_start", time.Unix(0, a.adoptedTo).UTC().Format(time.RFC3339), "file", line.Path, "offset", line.Offset)
+				}
+			}
+			return
+		}
+	} else if line.AggregateOnly {
+		return // no adoption window known: nothing to complete
+	}
 	if a.plan.end(ws) <= a.closedTo {
 		if !line.Replay {
 			e.problem(r, &c.late, line, "late line dropped: its window was already emitted", "",
@@ -419,6 +451,47 @@ func (e *Extractor) fold(r *rule, line *pipeline.Line, p *pipeline.Point, f *fil
 	if f != nil {
 		e.hold(w, f, start)
 	}
+}
+
+// adopt fixes the adoption windows of src's aggregate rules when an Adopted
+// line, or the first timed line after one, comes with a time: the windows
+// that start at or before the window of that time. Under FeedFollowed (run)
+// they are never written, their lines counted as left to backfill: run
+// began the file at a line in the middle of one, and the lines before it
+// are only backfill's. Backfill folds into them its own lines before the
+// start and, again, the lines after it as AggregateOnly lines, so that it
+// writes them whole.
+func (e *Extractor) adopt(src *source, line *pipeline.Line, m *matched) {
+	if line.Adopted && (e.feed == FeedFollowed || line.AggregateOnly) {
+		src.adopting = true
+	}
+	if !src.adopting || !m.timed {
+		return
+	}
+	src.adopting = false
+	for _, r := range src.aggs {
+		a := r.agg
+		ws, ok := a.plan.windowStart(m.latest)
+		if !ok {
+			continue
+		}
+		if !a.adopted || ws > a.adoptedTo {
+			a.adopted, a.adoptedTo = true, ws
+		}
+	}
+}
+
+// AggregateReach returns the longest Window+Lateness of the aggregate rules
+// of source, 0 when it has none: how far past a line's time a window that
+// holds it may stay open.
+func (e *Extractor) AggregateReach(source string) time.Duration {
+	var reach int64
+	if src := e.sources[source]; src != nil {
+		for _, r := range src.aggs {
+			reach = max(reach, r.agg.plan.window+r.agg.plan.lateness)
+		}
+	}
+	return time.Duration(reach)
 }
 
 // seriesOf returns the open tag set of p, opening it if there is room,

@@ -80,6 +80,10 @@ type source struct {
 	latest   int64
 	timed    bool
 	lastRead time.Time
+	// adopting: an Adopted line came and no timed line since; the next
+	// timed line fixes the adoption windows of the aggregate rules
+	// (adopt).
+	adopting bool
 }
 
 // worker is the scratch space of the per-line work (matchLine): the line
@@ -118,6 +122,7 @@ type ruleCounters struct {
 	seriesTooLong, displaced           atomic.Uint64
 	outside                            atomic.Uint64
 	late, folded                       atomic.Uint64
+	leftToBackfill                     atomic.Uint64
 }
 
 // SetLogger sets where samples of per-line problems are logged.
@@ -206,6 +211,12 @@ const maxSamples = 5
 // the line before a restart: it is neither counted nor logged, and rec gets
 // no points of its own.
 //
+// An Adopted line fixes its source's adoption windows (see adopt), which
+// under FeedFollowed are left to backfill. An AggregateOnly line (backfill
+// completing those windows) folds into them only: like a replayed line it
+// is not counted, and it makes no point of its own nor touches the
+// separator.
+//
 // A marker (line.HasLatest) is no line: it moves its source's latest time
 // (see Line.Latest), and rec gets no origin and only the points of the
 // windows that closes, if any were open.
@@ -244,7 +255,7 @@ func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Reco
 		}
 		return
 	}
-	if line.Replay {
+	if line.Replay || line.AggregateOnly {
 		m.src.replayed.Add(1)
 	} else {
 		m.src.lines.Add(1)
@@ -282,6 +293,7 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 		f = e.file(line.File)
 		f.src = m.src
 		start = f.start(line)
+		e.adopt(m.src, line, m)
 		// The windows the line's time closes close first, so that the
 		// line finds their tag sets gone (max_series); its own window
 		// never closes by its own time.
@@ -295,6 +307,9 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 			}
 			continue // dropped below, like a point not kept
 		}
+		if line.AggregateOnly {
+			continue // the separator is left alone; dropped below
+		}
 		if e.place(r, line, &rec.Points[i]) {
 			// Swapped, not overwritten: the dropped point's tag and
 			// field slices stay for reuse beyond the end.
@@ -302,7 +317,7 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 			kept++
 		}
 	}
-	if line.Replay {
+	if line.Replay || line.AggregateOnly {
 		kept = 0 // delivered before the restart: only the state counts
 	}
 	dropFrom(rec, kept)
@@ -316,7 +331,7 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 		e.closing.Points = e.closing.Points[:0]
 		rec.Hold = m.src.withLatest(f.holdNow())
 	}
-	if line.Replay || m.taken {
+	if line.Replay || line.AggregateOnly || m.taken {
 		return
 	}
 	if n, sample := count(&m.src.unmatched); sample {
@@ -328,7 +343,7 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 // counts returns where r's work on line is counted: a replayed line was
 // counted before the restart, so its counts go where nobody reads them.
 func (r *rule) counts(line *pipeline.Line) *ruleCounters {
-	if line.Replay {
+	if line.Replay || line.AggregateOnly {
 		return &r.uncounted
 	}
 	return &r.counted
@@ -499,7 +514,7 @@ func dropFrom(rec *pipeline.Record, n int) {
 // problem counts a per-line problem of rule r, and logs a sample unless the
 // line is replayed (then it was logged before the restart).
 func (e *Extractor) problem(r *rule, c *atomic.Uint64, line *pipeline.Line, what, name, detail string) {
-	if n, sample := count(c); sample && !line.Replay {
+	if n, sample := count(c); sample && !line.Replay && !line.AggregateOnly {
 		e.log.Warn(what, "rule", r.name, "key", name, "detail", detail, "file", line.Path, "offset", line.Offset, "count", n)
 	}
 }

@@ -17,7 +17,8 @@ type SourceStats struct {
 	// Unmatched counts lines that no rule of the source took.
 	Unmatched uint64
 	// Replayed counts lines read again after a restart to rebuild the
-	// collision separator's state; they are in no other counter.
+	// collision separator's state, and backfill's AggregateOnly lines
+	// (Line.AggregateOnly); they are in no other counter.
 	Replayed uint64
 	// Samples are the first few lines no rule took.
 	Samples []Sample
@@ -45,6 +46,10 @@ type RuleStats struct {
 	Aggregated uint64
 	Late       uint64
 	Folded     uint64
+	// LeftToBackfill counts the lines of an aggregate rule that run left
+	// to backfill: those of the adoption windows of a file it began from
+	// its end (see Line.Adopted), which backfill writes whole.
+	LeftToBackfill uint64
 	// Per-line problems. A time error drops the line's point; a conversion
 	// error, a missing value or a JSON object/array leaves one field (or
 	// tag) out; a point left without fields is dropped and counted in
@@ -86,7 +91,7 @@ func (e *Extractor) Stats() Stats {
 			st.Rules = append(st.Rules, RuleStats{
 				Source: src.name, Rule: r.name,
 				Taken: c.taken.Load(), NotTaken: c.notTaken.Load(), Filtered: c.filtered.Load(),
-				Points: c.points.Load(), Aggregated: c.aggregated.Load(), Late: c.late.Load(), Folded: c.folded.Load(),
+				Points: c.points.Load(), Aggregated: c.aggregated.Load(), Late: c.late.Load(), Folded: c.folded.Load(), LeftToBackfill: c.leftToBackfill.Load(),
 				TimeErrors: c.timeErrors.Load(), ConversionErrors: c.conversionErrors.Load(),
 				Missing: c.missing.Load(), CompositeValues: c.compositeValues.Load(),
 				NoFields: c.noFields.Load(), SeriesTooLong: c.seriesTooLong.Load(),

@@ -54,6 +54,10 @@ type follower struct {
 	// Lines ending at or before replayUntil were delivered before a
 	// restart: they are read again only to rebuild extraction's state.
 	replayUntil int64
+	// adopt: reading began at the file's ReplayFrom > 0 (it was first
+	// followed from its end) and no line was emitted yet: the next one is
+	// flagged Adopted, at the first start and after every restart.
+	adopt bool
 	// pos records new identities, finer fingerprints and releases; nil
 	// without a state folder.
 	pos *positions
@@ -509,6 +513,7 @@ func (f *follower) readWhole(ctx context.Context, c candidate, lines chan<- pipe
 	f.log.Info("reading a copy made while the file was not looked at", "copy", c.path)
 	f.remember(positionOf(id))
 	f.id, f.self, f.replayUntil, f.copyPath = id, id, 0, c.path
+	f.adopt = false
 	defer func() { f.copyPath = "" }()
 	f.sp.reset(0)
 	f.seenTail = f.seenTail[:0]
@@ -622,6 +627,7 @@ func (f *follower) restart() {
 	f.log.Info("file truncated: reading it from its start", "offset", f.sp.pos)
 	f.sp.reset(0)
 	f.seenTail, f.seenSize, f.sizeSeen, f.replayUntil, f.lastOff = f.seenTail[:0], 0, 0, 0, 0
+	f.adopt = false
 	f.wholeAt = time.Now() // what is identified now is whole
 	old := f.id
 	if id, err := Identify(f.file); err == nil {
@@ -654,7 +660,10 @@ func (f *follower) fail(err error) {
 
 // line turns a complete line into a Line.
 func (f *follower) line(l line) pipeline.Line {
+	adopted := f.adopt
+	f.adopt = false
 	return pipeline.Line{
+		Adopted: adopted,
 		Origin:  pipeline.Origin{Path: f.linePath(), Offset: l.end, File: f.id},
 		Source:  f.source,
 		Text:    string(l.text),

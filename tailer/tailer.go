@@ -618,6 +618,9 @@ func (t *Tailer) newFollower(src Source, path string, file *os.File) *follower {
 func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, f *follower, in inode, from int64) {
 	f.sp.reset(from)
 	f.lastOff = from
+	// Only a file first followed from its end starts past 0 (its
+	// ReplayFrom): its first line is the adoption line (Line.Adopted).
+	f.adopt = from > 0
 	print := positionOf(f.id)
 	f.print.Store(&print)
 	f.in = in

@@ -245,6 +245,12 @@ func followed(path string, off int64, text string, mod time.Time) pipeline.Line 
 	}
 }
 
+// adopted is l flagged as the first line of a file followed from its end.
+func adopted(l pipeline.Line) pipeline.Line {
+	l.Adopted = true
+	return l
+}
+
 func diffLines(t *testing.T, want, got []pipeline.Line) {
 	t.Helper()
 	// Identities are checked by the positions tests.
@@ -288,7 +294,7 @@ func TestRunFromEnd(t *testing.T) {
 	appendTo(t, path, "f\nnew\n")
 	mod := mtime(t, path)
 	diffLines(t, []pipeline.Line{
-		followed(path, 13, "half", mod),
+		adopted(followed(path, 13, "half", mod)),
 		followed(path, 17, "new", mod),
 	}, r.recv(2))
 }
@@ -330,7 +336,7 @@ func TestRunNewFile(t *testing.T) {
 
 	r.waitRead(old)
 	appendTo(t, old, "3\n")
-	diffLines(t, []pipeline.Line{followed(old, 10, "3", mtime(t, old))}, r.recv(1))
+	diffLines(t, []pipeline.Line{adopted(followed(old, 10, "3", mtime(t, old)))}, r.recv(1))
 }
 
 // TestRunGlobs checks "**", both kinds of exclusion, and that a file matched
@@ -420,7 +426,7 @@ func TestRunSamePathAgain(t *testing.T) {
 	second := startRun(t, Config{Sources: []Source{{Name: "app", Paths: []string{path}}}})
 	second.waitRead(path)
 	appendTo(t, path, "2\n")
-	diffLines(t, []pipeline.Line{followed(path, 4, "2", mtime(t, path))}, second.recv(1))
+	diffLines(t, []pipeline.Line{adopted(followed(path, 4, "2", mtime(t, path)))}, second.recv(1))
 }
 
 func TestRunTwice(t *testing.T) {

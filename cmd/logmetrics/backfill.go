@@ -494,6 +494,11 @@ func (b *backfill) readInput(ctx context.Context, in *input, lines chan<- pipeli
 	if err != nil {
 		return err
 	}
+	if in.stop > 0 {
+		if err := b.adoption(ctx, in, lines); err != nil {
+			return err
+		}
+	}
 	eof := pipeline.Line{Origin: pipeline.Origin{Path: in.path, Offset: end, File: in.arch.ID}, Source: in.source, EOF: true}
 	return b.send(ctx, lines, eof)
 }
@@ -508,7 +513,7 @@ func (b *backfill) scanInput(in *input) tailer.Input {
 func (b *backfill) send(ctx context.Context, lines chan<- pipeline.Line, l pipeline.Line) error {
 	select {
 	case lines <- l:
-		if !l.Replay {
+		if !l.Replay && !l.AggregateOnly {
 			b.mu.Lock()
 			b.at = l.Origin
 			b.mu.Unlock()
@@ -552,6 +557,49 @@ func (b *backfill) handoff(ctx context.Context, in *input, lines chan<- pipeline
 			return errFound
 		}
 		l.Replay, l.Offset = true, in.stop+l.Offset
+		return b.send(ctx, lines, l)
+	})
+	if errors.Is(err, errFound) {
+		return nil
+	}
+	return err
+}
+
+// adoption completes the adoption windows of a file run began at in.stop:
+// the aggregation windows that start at or before the window of the first
+// line after in.stop got lines on both sides of it, and run leaves them to
+// backfill (pipeline.Line.Adopted). After the lines before in.stop, the
+// lines after it are read again as AggregateOnly lines (the first one
+// Adopted, which fixes those windows as run fixed them): they fold only
+// into the adoption windows, and the end of the input writes them whole.
+// Reading stops once a line's time is past the first one's by the longest
+// window and lateness of the source's aggregate rules: its watermark has
+// closed them.
+func (b *backfill) adoption(ctx context.Context, in *input, lines chan<- pipeline.Line) error {
+	reach := b.probe.AggregateReach(in.source)
+	if reach == 0 {
+		return nil
+	}
+	_, r, err := tailer.OpenArchive(in.path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, err := io.CopyN(io.Discard, r, in.stop); err != nil {
+		return fmt.Errorf("read %s: %w", in.path, err)
+	}
+	var first time.Time
+	adopted := true
+	_, err = tailer.Scan(ctx, r, b.scanInput(in), func(l pipeline.Line) error {
+		if t, ok := b.probe.LineTime(in.source, l.Text, in.arch.ModTime); ok {
+			if first.IsZero() {
+				first = t
+			} else if t.Sub(first) > reach {
+				return errFound
+			}
+		}
+		l.AggregateOnly, l.Adopted, l.Offset = true, adopted, in.stop+l.Offset
+		adopted = false
 		return b.send(ctx, lines, l)
 	})
 	if errors.Is(err, errFound) {

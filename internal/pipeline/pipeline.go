@@ -52,6 +52,20 @@ type Line struct {
 	// extraction's state (the collision separator's): it was delivered
 	// before, so it yields no record.
 	Replay bool
+	// Adopted marks the first line a follower emits from a file it began
+	// reading at the file's ReplayFrom > 0 (first followed from its end,
+	// start_at = "end"), whether new or replayed after a restart. Its time
+	// bounds the adoption windows: the aggregation windows that start at or
+	// before the window of its time got lines before the file's start that
+	// run never read, so run leaves them to backfill, which writes them
+	// whole (AggregateOnly).
+	Adopted bool
+	// AggregateOnly marks a line that backfill reads again after the
+	// start of a file run adopted, only to complete the adoption windows:
+	// it makes no per-line point, leaves the collision separator alone,
+	// and folds only into the windows that start at or before the window
+	// of the first Adopted line's time. It yields no point of its own.
+	AggregateOnly bool
 	// EOF marks no line but the end of a file that was rotated away and
 	// read to its end: no line of it follows, so extraction frees what it
 	// keeps for the file. It yields no record.

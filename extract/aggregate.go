@@ -933,10 +933,12 @@ func (e *Extractor) mark(line *pipeline.Line, rec *pipeline.Record) {
 	e.closeByWatermark(src, rec)
 }
 
-// withLatest is h with src's latest time, for a record of src.
+// withLatest is h with src's latest time, for a record of src: at least
+// the time that closes, by the watermark, every window closed so far, by
+// lines or by Idle.
 func (src *source) withLatest(h pipeline.Hold) pipeline.Hold {
 	if src != nil && src.timed {
-		h.Latest, h.HasLatest = src.latest, true
+		h.Latest, h.HasLatest = max(src.latest, src.idleClosed), true
 	}
 	return h
 }
@@ -966,7 +968,12 @@ func (e *Extractor) Idle(now time.Time, rec *pipeline.Record) {
 			last = e.stalledAt
 		}
 		for _, r := range src.aggs {
-			if len(r.agg.slots) > 0 && now.Sub(last) >= time.Duration(r.agg.plan.window+r.agg.plan.lateness) {
+			a := r.agg
+			if n := len(a.slots); n > 0 && now.Sub(last) >= time.Duration(a.plan.window+a.plan.lateness) {
+				// Saved with the next records of the source's files
+				// (their checkpoints follow): a restart then knows
+				// these windows were written.
+				src.idleClosed = max(src.idleClosed, a.plan.end(a.slots[n-1].start)+a.plan.lateness)
 				e.closeAll(r, rec)
 			}
 		}

@@ -869,3 +869,40 @@ func TestMarkerClosesWindows(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleClosedSaved: the windows Idle closes by wall time raise the
+// latest time the records carry (to what would have closed them by the
+// watermark), so that after a restart, whose marker brings that time back,
+// a line for one of them is late, never a second, partial point.
+func TestIdleClosedSaved(t *testing.T) {
+	ex := compileOne(t, aggRule(2*time.Second, 0))
+	ex.SetFeed(FeedFollowed)
+	lines := fileLines(1, "t=1 s=a v=1", "t=3 s=a v=5")
+	var rec pipeline.Record
+	ex.Extract(&lines[0], &rec)
+	var idle pipeline.Record
+	ex.Idle(lines[0].ReadAt.Add(12*time.Second), &idle)
+	if got := show(idle.Points); len(got) != 1 || got[0] != "r,s=a count=1i,v_sum=1i 0" {
+		t.Fatalf("idle flush wrote %v", got)
+	}
+	ex.Extract(&lines[1], &rec) // late: its window was written by Idle
+	if len(rec.Points) != 0 || !rec.Hold.HasLatest || rec.Hold.Latest != 12e9 {
+		t.Fatalf("after the idle flush: points %v, hold %+v; want none, and latest 12 s (window end 10 s + lateness 2 s)", show(rec.Points), rec.Hold)
+	}
+
+	// A restart: the marker brings the saved latest time back; the line
+	// read again after the position is late, not a partial window.
+	again := compileOne(t, aggRule(2*time.Second, 0))
+	again.SetFeed(FeedFollowed)
+	marker := pipeline.Line{Source: "s", Latest: rec.Hold.Latest, HasLatest: true}
+	again.Extract(&marker, &rec)
+	again.Extract(&lines[1], &rec)
+	var end pipeline.Record
+	again.Flush(&end)
+	if pts := append(show(rec.Points), show(end.Points)...); len(pts) != 0 {
+		t.Errorf("after the restart: %v written, want nothing (the window was written whole before)", pts)
+	}
+	if st := again.Stats().Rules[0]; st.Late != 1 {
+		t.Errorf("Late %d, want 1", st.Late)
+	}
+}

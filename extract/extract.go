@@ -80,6 +80,11 @@ type source struct {
 	latest   int64
 	timed    bool
 	lastRead time.Time
+	// idleClosed is the latest time that would have closed, by the
+	// watermark, the windows Idle closed by wall time: what the records
+	// carry to be saved (withLatest), so that after a restart those
+	// windows stay closed too. The live watermark does not use it.
+	idleClosed int64
 	// adopting: an Adopted line came and no timed line since; the next
 	// timed line fixes the adoption windows of the aggregate rules
 	// (adopt).

@@ -47,9 +47,12 @@ fuzz:
 	  done; \
 	done
 
-## bench: the Go benchmarks (compare runs with benchstat)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+## bench: the benchmark suite (internal/benchsuite/cmd/benchsuite): corpora cached in .bench/, the Go
+## benchmarks into .bench/bench.txt (compare runs with benchstat), whole-process timings of test,
+## backfill, run into InfluxDB and the floors; writes BENCHMARKS.md. Quick check: BENCH_FLAGS='-n 20000 -rounds 2'
+BENCH_FLAGS ?=
+bench: influxd
+	$(GO) run ./internal/benchsuite/cmd/benchsuite -influxd $(BIN)/influxd $(BENCH_FLAGS)
 
 ## lint: formatting and vet
 lint:
@@ -57,4 +60,4 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -rf $(BIN) bench.txt
+	rm -rf $(BIN) bench.txt .bench

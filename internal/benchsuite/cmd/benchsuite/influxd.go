@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// influxd is one InfluxDB 1.8 server for the run benchmark. It is started
+// the way internal/influxtest starts one (free loopback ports, a temporary
+// data folder, configuration by environment), copied here because that
+// package needs a testing.TB for its temporary folder and cleanup.
+type influxd struct {
+	cmd    *exec.Cmd
+	dir    string
+	url    string
+	out    bytes.Buffer
+	exited chan struct{}
+	client *http.Client
+}
+
+const influxdStartTimeout = 30 * time.Second
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+func startInfluxd(bin string) (*influxd, error) {
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	rpcAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "benchsuite-influxd-")
+	if err != nil {
+		return nil, err
+	}
+	s := &influxd{dir: dir, url: "http://" + httpAddr, exited: make(chan struct{}), client: &http.Client{Timeout: 30 * time.Second}}
+	s.cmd = exec.Command(bin, "run", "-config", os.DevNull)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "INFLUXDB_") {
+			s.cmd.Env = append(s.cmd.Env, kv)
+		}
+	}
+	s.cmd.Env = append(s.cmd.Env,
+		"INFLUXDB_HTTP_BIND_ADDRESS="+httpAddr,
+		"INFLUXDB_BIND_ADDRESS="+rpcAddr,
+		"INFLUXDB_META_DIR="+filepath.Join(dir, "meta"),
+		"INFLUXDB_DATA_DIR="+filepath.Join(dir, "data"),
+		"INFLUXDB_DATA_WAL_DIR="+filepath.Join(dir, "wal"),
+		"INFLUXDB_REPORTING_DISABLED=true",
+		"INFLUXDB_HTTP_LOG_ENABLED=false",
+		"INFLUXDB_DATA_QUERY_LOG_ENABLED=false",
+		"INFLUXDB_MONITOR_STORE_ENABLED=false",
+		"INFLUXDB_LOGGING_LEVEL=warn",
+		"INFLUXDB_LOGGING_SUPPRESS_LOGO=true",
+	)
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+	deadline := time.Now().Add(influxdStartTimeout)
+	for {
+		resp, err := s.client.Get(s.url + "/ping")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNoContent {
+				return s, nil
+			}
+		}
+		select {
+		case <-s.exited:
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("influxd exited before answering /ping:\n%s", s.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("influxd did not answer /ping within %v", influxdStartTimeout)
+		}
+	}
+}
+
+// stop sends SIGTERM, kills after 10 s, and removes the data folder.
+func (s *influxd) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	os.RemoveAll(s.dir)
+}
+
+// query runs one InfluxQL statement (POST, so it may write).
+func (s *influxd) query(db, q string) ([]byte, error) {
+	resp, err := s.client.PostForm(s.url+"/query", url.Values{"db": {db}, "q": {q}, "epoch": {"ns"}})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("query %q: %s: %s", q, resp.Status, b)
+	}
+	return b, nil
+}
+
+// count returns how many points of db's measurement m have a request_time.
+func (s *influxd) count(db, m string) (int64, error) {
+	b, err := s.query(db, "SELECT count(request_time) FROM "+m)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Results []struct {
+			Series []struct {
+				Values [][]json.Number `json:"values"`
+			} `json:"series"`
+			Error string `json:"error"`
+		} `json:"results"`
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&r); err != nil {
+		return 0, fmt.Errorf("count: %w: %s", err, b)
+	}
+	if len(r.Results) == 0 {
+		return 0, nil
+	}
+	if r.Results[0].Error != "" {
+		return 0, fmt.Errorf("count: %s", r.Results[0].Error)
+	}
+	if len(r.Results[0].Series) == 0 || len(r.Results[0].Series[0].Values) == 0 || len(r.Results[0].Series[0].Values[0]) < 2 {
+		return 0, nil
+	}
+	return r.Results[0].Series[0].Values[0][1].Int64()
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux build that matters here.
+const clockTicks = 100
+
+// cpu returns the server's user+sys CPU so far, from /proc (Linux only; 0
+// elsewhere), and its peak RSS in bytes (VmHWM).
+func (s *influxd) cpu() (time.Duration, int64) {
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+	var total time.Duration
+	if b, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil {
+		// Fields after the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) > 12 {
+				u, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				total = time.Duration(u+st) * time.Second / clockTicks
+			}
+		}
+	}
+	return total, procHWM(s.cmd.Process.Pid)
+}
+
+// procHWM returns VmHWM, the peak RSS of process pid in bytes, or 0 when
+// /proc does not tell (another OS, or the process has exited).
+func procHWM(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -122,11 +122,11 @@ func findInfluxd(t testing.TB) string {
 // exited (or never answered) and has been cleaned up; the caller may retry.
 func start(t testing.TB, bin string) (*Server, error) {
 	t.Helper()
-	httpAddr, err := freeAddr()
+	httpAddr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	rpcAddr, err := freeAddr()
+	rpcAddr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -166,20 +166,7 @@ func (s *Server) run() error {
 	s.mu.Lock()
 	httpAddr, rpcAddr, dir := s.httpAddr, s.rpcAddr, s.dir
 	s.mu.Unlock()
-	cmd := exec.Command(s.bin, "run", "-config", os.DevNull)
-	cmd.Env = append(environWithoutInfluxDB(),
-		"INFLUXDB_HTTP_BIND_ADDRESS="+httpAddr,
-		"INFLUXDB_BIND_ADDRESS="+rpcAddr,
-		"INFLUXDB_META_DIR="+filepath.Join(dir, "meta"),
-		"INFLUXDB_DATA_DIR="+filepath.Join(dir, "data"),
-		"INFLUXDB_DATA_WAL_DIR="+filepath.Join(dir, "wal"),
-		"INFLUXDB_REPORTING_DISABLED=true",
-		"INFLUXDB_HTTP_LOG_ENABLED=false",
-		"INFLUXDB_DATA_QUERY_LOG_ENABLED=false",
-		"INFLUXDB_MONITOR_STORE_ENABLED=false",
-		"INFLUXDB_LOGGING_LEVEL=warn",
-		"INFLUXDB_LOGGING_SUPPRESS_LOGO=true",
-	)
+	cmd := Command(s.bin, httpAddr, rpcAddr, dir)
 	out := &syncBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -240,8 +227,8 @@ func (s *Server) Restart(t testing.TB) {
 		// waiting: move at once.
 		if i == restartAttempts-1 || !portFree(addr) {
 			// The port is taken: move to new ones.
-			httpAddr, err1 := freeAddr()
-			rpcAddr, err2 := freeAddr()
+			httpAddr, err1 := FreeAddr()
+			rpcAddr, err2 := FreeAddr()
 			if err := errors.Join(err1, err2); err != nil {
 				t.Fatalf("influxtest: restart: %v", err)
 			}
@@ -272,14 +259,36 @@ func portFree(addr string) bool {
 	return true
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr() (string, error) {
+// FreeAddr returns a loopback address whose port was free a moment ago.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	addr := l.Addr().String()
 	return addr, l.Close()
+}
+
+// Command is influxd (the binary bin) configured to serve HTTP on httpAddr
+// and its RPC on rpcAddr, keep its data in dir, and log little: the
+// environment, not a config file, configures it. Tests (Start) and the
+// benchmark suite run it so.
+func Command(bin, httpAddr, rpcAddr, dir string) *exec.Cmd {
+	cmd := exec.Command(bin, "run", "-config", os.DevNull)
+	cmd.Env = append(environWithoutInfluxDB(),
+		"INFLUXDB_HTTP_BIND_ADDRESS="+httpAddr,
+		"INFLUXDB_BIND_ADDRESS="+rpcAddr,
+		"INFLUXDB_META_DIR="+filepath.Join(dir, "meta"),
+		"INFLUXDB_DATA_DIR="+filepath.Join(dir, "data"),
+		"INFLUXDB_DATA_WAL_DIR="+filepath.Join(dir, "wal"),
+		"INFLUXDB_REPORTING_DISABLED=true",
+		"INFLUXDB_HTTP_LOG_ENABLED=false",
+		"INFLUXDB_DATA_QUERY_LOG_ENABLED=false",
+		"INFLUXDB_MONITOR_STORE_ENABLED=false",
+		"INFLUXDB_LOGGING_LEVEL=warn",
+		"INFLUXDB_LOGGING_SUPPRESS_LOGO=true",
+	)
+	return cmd
 }
 
 // environWithoutInfluxDB drops INFLUXDB_* variables (and the config path)

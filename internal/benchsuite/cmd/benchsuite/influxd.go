@@ -5,22 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/logmetrics/logmetrics/internal/influxtest"
 )
 
-// influxd is one InfluxDB 1.8 server for the run benchmark. It is started
-// the way internal/influxtest starts one (free loopback ports, a temporary
-// data folder, configuration by environment), copied here because that
-// package needs a testing.TB for its temporary folder and cleanup.
+// influxd is one InfluxDB 1.8 server for the run benchmark, configured as
+// internal/influxtest configures one (influxtest.Command); started here
+// because influxtest.Start needs a testing.TB for its temporary folder and
+// cleanup.
 type influxd struct {
 	cmd    *exec.Cmd
 	dir    string
@@ -32,21 +32,12 @@ type influxd struct {
 
 const influxdStartTimeout = 30 * time.Second
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
-}
-
 func startInfluxd(bin string) (*influxd, error) {
-	httpAddr, err := freeAddr()
+	httpAddr, err := influxtest.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	rpcAddr, err := freeAddr()
+	rpcAddr, err := influxtest.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -55,25 +46,7 @@ func startInfluxd(bin string) (*influxd, error) {
 		return nil, err
 	}
 	s := &influxd{dir: dir, url: "http://" + httpAddr, exited: make(chan struct{}), client: &http.Client{Timeout: 30 * time.Second}}
-	s.cmd = exec.Command(bin, "run", "-config", os.DevNull)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "INFLUXDB_") {
-			s.cmd.Env = append(s.cmd.Env, kv)
-		}
-	}
-	s.cmd.Env = append(s.cmd.Env,
-		"INFLUXDB_HTTP_BIND_ADDRESS="+httpAddr,
-		"INFLUXDB_BIND_ADDRESS="+rpcAddr,
-		"INFLUXDB_META_DIR="+filepath.Join(dir, "meta"),
-		"INFLUXDB_DATA_DIR="+filepath.Join(dir, "data"),
-		"INFLUXDB_DATA_WAL_DIR="+filepath.Join(dir, "wal"),
-		"INFLUXDB_REPORTING_DISABLED=true",
-		"INFLUXDB_HTTP_LOG_ENABLED=false",
-		"INFLUXDB_DATA_QUERY_LOG_ENABLED=false",
-		"INFLUXDB_MONITOR_STORE_ENABLED=false",
-		"INFLUXDB_LOGGING_LEVEL=warn",
-		"INFLUXDB_LOGGING_SUPPRESS_LOGO=true",
-	)
+	s.cmd = influxtest.Command(bin, httpAddr, rpcAddr, dir)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)

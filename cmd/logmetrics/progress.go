@@ -148,8 +148,8 @@ func (b *backfill) summary() {
 		at := b.at
 		b.mu.Unlock()
 		_, points := b.counts()
-		delivered := ss.PointsWritten + ss.DeadLettered.Refused + ss.DeadLettered.TooLarge +
-			ss.Dropped.Refused + ss.Dropped.TooLarge + ss.Dropped.Invalid + ss.Dropped.DeadLetterFailed
+		// As run's shortfall counts it: written, set aside or dropped.
+		delivered := b.st.sk.Delivered().Points
 		fmt.Fprintf(w, "interrupted: reading stopped in %s at offset %d; %d of the %d points read were not delivered. "+
 			"A backfill of the same files again writes the same points.\n", at.Path, at.Offset, points-min(points, delivered), points)
 	}

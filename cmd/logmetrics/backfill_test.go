@@ -824,16 +824,7 @@ func TestBackfillAdoption(t *testing.T) {
 			seen[n]++
 		}
 	}
-	var lost, twice []int
-	for n := range lines {
-		switch seen[n] {
-		case 0:
-			lost = append(lost, n)
-		case 1:
-		default:
-			twice = append(twice, n)
-		}
-	}
+	lost, twice := lostAndTwice(seen, lines)
 	if len(lost) > 0 {
 		t.Errorf("%d of %d lines have no point: %s", len(lost), lines, runs(lost))
 	}

@@ -405,16 +405,7 @@ func checkExact(t *testing.T, srv *influxtest.Server, db string, want, deadLette
 		n, _ := strconv.Atoi(m[1])
 		seen[n]++
 	}
-	var lost, twice []int
-	for n := range lines {
-		switch seen[n] {
-		case 0:
-			lost = append(lost, n)
-		case 1:
-		default:
-			twice = append(twice, n)
-		}
-	}
+	lost, twice := lostAndTwice(seen, lines)
 	t.Logf("%d lines written; %d points stored, %d dead letters; %d lost, %d duplicated", lines, len(got)-len(deadLetters), len(deadLetters), len(lost), len(twice))
 	if len(lost) > 0 {
 		t.Errorf("%d of %d lines lost: %s", len(lost), lines, runs(lost))
@@ -428,6 +419,21 @@ func checkExact(t *testing.T, srv *influxtest.Server, db string, want, deadLette
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("InfluxDB and dead letters (-clean pass +got):\n%s", firstLines(diff, 40))
 	}
+}
+
+// lostAndTwice returns, in order, the line numbers below lines that seen
+// (points per line number) counts no time and more than once.
+func lostAndTwice(seen map[int]int, lines int) (lost, twice []int) {
+	for n := range lines {
+		switch seen[n] {
+		case 0:
+			lost = append(lost, n)
+		case 1:
+		default:
+			twice = append(twice, n)
+		}
+	}
+	return lost, twice
 }
 
 // runs writes sorted numbers as ranges: "3-7 12 40-41".

@@ -23,6 +23,10 @@ type value struct {
 type lineCtx struct {
 	text string
 
+	// locs holds the regex matcher's submatch indexes, reused from line to
+	// line so that matching does not allocate.
+	locs []int
+
 	jsonDone bool
 	jsonDoc  *fastjson.Value // nil when the line is not a JSON object
 	parser   fastjson.Parser

@@ -4,17 +4,47 @@
 GO        ?= go
 BIN       := $(CURDIR)/bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X main.version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Reproducible: no paths (-trimpath), no build ID, version and commit from git.
+LDFLAGS   := -s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 INFLUXDB  := github.com/influxdata/influxdb/cmd
 INFLUX_V  := v1.8.10
 
-.PHONY: all build test soak demo influxd bench fuzz lint clean
+# install: where `make install` puts things (DESTDIR for packaging).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+STATEDIR   ?= /var/lib/logmetrics
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DOCDIR     ?= $(PREFIX)/share/doc/logmetrics
+CONFIG     ?= $(SYSCONFDIR)/logmetrics/rules.hcl
+
+.PHONY: all build install test soak demo influxd bench fuzz lint clean
 
 all: build
 
 ## build: the static logmetrics binary in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/logmetrics ./cmd/logmetrics
+
+## install: the static binary, the example rules and a systemd service (unit, sysusers.d and
+## tmpfiles.d entries) under DESTDIR/PREFIX. The rules file itself (CONFIG) is left alone:
+## copy the example there and edit it. Then: systemd-sysusers; systemd-tmpfiles --create;
+## systemctl daemon-reload; systemctl enable --now logmetrics
+SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFIG@|$(CONFIG)|g' -e 's|@STATEDIR@|$(STATEDIR)|g'
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(dir $(CONFIG))
+	install -m 0755 $(BIN)/logmetrics $(DESTDIR)$(BINDIR)/logmetrics
+	$(SUBST) deploy/logmetrics.service.in > $(DESTDIR)$(UNITDIR)/logmetrics.service
+	$(SUBST) deploy/logmetrics.sysusers > $(DESTDIR)$(SYSUSERSDIR)/logmetrics.conf
+	$(SUBST) deploy/logmetrics.tmpfiles > $(DESTDIR)$(TMPFILESDIR)/logmetrics.conf
+	chmod 0644 $(DESTDIR)$(UNITDIR)/logmetrics.service $(DESTDIR)$(SYSUSERSDIR)/logmetrics.conf \
+	  $(DESTDIR)$(TMPFILESDIR)/logmetrics.conf
+	install -m 0644 rules.hcl.example README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 rules.hcl.example $(DESTDIR)$(dir $(CONFIG))rules.hcl.example
 
 ## influxd: InfluxDB OSS 1.8.10 (server and CLI) in bin/, built once
 influxd: $(BIN)/influxd $(BIN)/influx

@@ -16,8 +16,10 @@ import (
 	_ "time/tzdata" // time.location works on hosts without a zone database
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X main.version=...
+// -X main.commit=..." (the Makefile does); without them, version says what
+// the go command recorded.
+var version, commit = "dev", ""
 
 // Exit codes.
 const (
@@ -150,16 +152,19 @@ func cmdVersion(e *env, args []string) int {
 	if !noArgs(e, fs, "") {
 		return exitUsage
 	}
-	rev := ""
+	rev := commit
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				rev = " " + s.Value
+			if s.Key == "vcs.revision" && rev == "" {
+				rev = s.Value
 			}
+		}
+		if rev != "" {
+			rev = " " + rev
 		}
 		fmt.Fprintf(e.stdout, "logmetrics %s%s (%s)\n", version, rev, bi.GoVersion)
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "logmetrics %s\n", version)
+	fmt.Fprintf(e.stdout, "logmetrics %s %s\n", version, commit)
 	return exitOK
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +101,7 @@ func NewInfluxDB(cfg Config) (*InfluxDB, error) {
 	opts := influxdb2.DefaultOptions().
 		SetApplicationName("logmetrics").
 		SetHTTPClient(&http.Client{
+			Transport:     transport(cfg.TLS),
 			Timeout:       cfg.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		})
@@ -136,6 +138,16 @@ func NewInfluxDB(cfg Config) (*InfluxDB, error) {
 		pingURL:  ping.String(),
 		gzips:    make(chan *gzip.Writer, maxInFlight),
 	}, nil
+}
+
+// transport is Go's default transport with tlsConfig, when set.
+func transport(tlsConfig *tls.Config) http.RoundTripper {
+	if tlsConfig == nil {
+		return http.DefaultTransport
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tlsConfig.Clone()
+	return t
 }
 
 // WriteBatch gzips the line protocol in batch and posts it. The client

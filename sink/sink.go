@@ -13,6 +13,7 @@ package sink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,9 @@ type Config struct {
 	// InfluxDB 1.8 takes "user:password", or nothing when auth is off.
 	// It is never logged.
 	Token string
+	// TLS configures https connections; nil takes Go's defaults (the
+	// system's roots, certificate checks on).
+	TLS *tls.Config
 	// Org is the InfluxDB 2 organization. InfluxDB 1.8 ignores it; 2.x
 	// refuses a write without it with 400, which the sink counts as
 	// refused data, so set it for 2.x.

@@ -24,6 +24,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -92,6 +93,12 @@ type Agent struct {
 	// Tags are added to every point. They are already merged into each
 	// extract.Source's Tags; they are here for the agent's own metrics.
 	Tags []pipeline.Tag
+	// LogLevel and LogFormat are the defaults of run's -log-level and
+	// -log-format: "debug", "info", "warn" or "error"; "text" or "json".
+	LogLevel, LogFormat string
+	// SelfMetrics is how often the agent writes its own counters to
+	// InfluxDB as the logmetrics_agent measurement; 0 (the default) never.
+	SelfMetrics time.Duration
 }
 
 // InfluxDB is the influxdb block: where and how points are written.
@@ -103,6 +110,10 @@ type InfluxDB struct {
 	// MaxPending is how many points may wait for delivery before the
 	// tailers pause. It is at least Sink.BatchSize.
 	MaxPending int
+	// LiteralToken is set when the token is written in the rules file
+	// itself, rather than read with env() or file(): diagnostics that
+	// quote the file mask it.
+	LiteralToken bool
 }
 
 // startAtNames are the values of start_at.
@@ -112,6 +123,8 @@ var startAtNames = map[string]tailer.StartAt{"end": tailer.StartAtEnd, "beginnin
 const (
 	DefaultStateDir      = "/var/lib/logmetrics"
 	DefaultListen        = "127.0.0.1:9275"
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "text"
 	DefaultBatchSize     = sink.DefaultBatchSize
 	DefaultFlushInterval = sink.DefaultFlushInterval
 	DefaultMaxPending    = 100000
@@ -175,7 +188,7 @@ const maxPrinted = 50
 // rest.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint) error {
 	shown := diags[:min(len(diags), maxPrinted)]
-	if err := hcl.NewDiagnosticTextWriter(w, files, width, false).WriteDiagnostics(shown); err != nil {
+	if err := hcl.NewDiagnosticTextWriter(w, maskTokens(files), width, false).WriteDiagnostics(shown); err != nil {
 		return err
 	}
 	if len(shown) == len(diags) {

@@ -112,10 +112,13 @@ func agentTagsExpr(a *agentHCL) hcl.Expression {
 }
 
 func (l *loader) agent(a *agentHCL) Agent {
-	out := Agent{StateDir: DefaultStateDir, Listen: DefaultListen}
+	out := Agent{StateDir: DefaultStateDir, Listen: DefaultListen, LogLevel: DefaultLogLevel, LogFormat: DefaultLogFormat}
 	if a == nil {
 		return out
 	}
+	out.LogLevel = l.oneOf(a.LogLevel, a.LogLevelRange, "log_level", DefaultLogLevel, LogLevels)
+	out.LogFormat = l.oneOf(a.LogFormat, a.LogFormatRange, "log_format", DefaultLogFormat, LogFormats)
+	out.SelfMetrics, _ = l.duration(a.SelfMetrics, a.SelfMetricsRange, "self_metrics", 0, true)
 	if a.StateDir != nil {
 		if *a.StateDir == "" {
 			// An empty state_dir would put positions in the working
@@ -146,11 +149,28 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 	if in == nil {
 		return nil
 	}
-	out := &InfluxDB{Sink: sink.Config{URL: in.URL, Token: in.Token, Org: in.Org, Bucket: in.Bucket}}
-	// An empty range means gohcl found no url and has said so.
-	if u, err := url.Parse(in.URL); !in.URLRange.Empty() && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+	out := &InfluxDB{Sink: sink.Config{URL: in.URL, Org: in.Org, Bucket: in.Bucket}}
+	out.Sink.Token, out.LiteralToken = l.token(in)
+	// An empty range means gohcl found no url and has said so. The URL is
+	// quoted redacted: it may carry a password.
+	u, err := url.Parse(in.URL)
+	if !in.URLRange.Empty() && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		shown := strconv.Quote(in.URL)
+		switch {
+		case err == nil:
+			shown = strconv.Quote(u.Redacted())
+		case strings.Contains(in.URL, "@"):
+			shown = "the url (not shown, as it may hold a password)"
+		}
 		l.errorf(in.URLRange, &in.DefRange, "Invalid url",
-			"url must be an http or https URL of the InfluxDB server, such as \"http://127.0.0.1:8086\"; %q is not.", in.URL)
+			"url must be an http or https URL of the InfluxDB server, such as \"http://127.0.0.1:8086\"; %s is not.", shown)
+	}
+	if in.TLS != nil {
+		if err == nil && u.Scheme == "http" {
+			l.errorf(in.URLRange, &in.TLS.DefRange, "tls block with an http url",
+				"The tls block applies to https URLs only; change the url to https:// or remove the tls block.")
+		}
+		out.Sink.TLS = l.tls(in.TLS)
 	}
 	if in.Bucket == "" && !in.BucketRange.Empty() {
 		l.errorf(in.BucketRange, &in.DefRange, "Empty bucket",
@@ -189,6 +209,24 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 			"max_pending (%d) must be at least batch_size (%d); raise max_pending or lower batch_size.", out.MaxPending, out.Sink.BatchSize)
 	}
 	return out
+}
+
+// LogLevels and LogFormats are the values of log_level and log_format.
+var (
+	LogLevels  = []string{"debug", "info", "warn", "error"}
+	LogFormats = []string{"text", "json"}
+)
+
+// oneOf returns *v, or def when v is nil, reporting a value not in allowed.
+func (l *loader) oneOf(v *string, rng hcl.Range, name, def string, allowed []string) string {
+	if v == nil {
+		return def
+	}
+	if !slices.Contains(allowed, *v) {
+		l.errorf(rng, nil, "Invalid "+name, "%s must be one of %s; %q is not.", name, strings.Join(allowed, ", "), *v)
+		return def
+	}
+	return *v
 }
 
 // positive returns *v, or def when v is nil, reporting a value below 1.

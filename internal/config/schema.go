@@ -18,30 +18,54 @@ type fileHCL struct {
 }
 
 type agentHCL struct {
-	StateDir      *string        `hcl:"state_dir,optional"`
-	StateDirRange hcl.Range      `hcl:"state_dir,attr_value_range"`
-	Listen        *string        `hcl:"listen,optional"`
-	ListenRange   hcl.Range      `hcl:"listen,attr_value_range"`
-	Tags          hcl.Expression `hcl:"tags,optional"`
+	StateDir         *string        `hcl:"state_dir,optional"`
+	StateDirRange    hcl.Range      `hcl:"state_dir,attr_value_range"`
+	Listen           *string        `hcl:"listen,optional"`
+	ListenRange      hcl.Range      `hcl:"listen,attr_value_range"`
+	Tags             hcl.Expression `hcl:"tags,optional"`
+	LogLevel         *string        `hcl:"log_level,optional"`
+	LogLevelRange    hcl.Range      `hcl:"log_level,attr_value_range"`
+	LogFormat        *string        `hcl:"log_format,optional"`
+	LogFormatRange   hcl.Range      `hcl:"log_format,attr_value_range"`
+	SelfMetrics      *string        `hcl:"self_metrics,optional"`
+	SelfMetricsRange hcl.Range      `hcl:"self_metrics,attr_value_range"`
+	DefRange         hcl.Range      `hcl:",def_range"`
 }
 
 type influxHCL struct {
-	URL                     string    `hcl:"url"`
-	URLRange                hcl.Range `hcl:"url,attr_value_range"`
-	Token                   string    `hcl:"token,optional"`
-	Org                     string    `hcl:"org,optional"`
-	Bucket                  string    `hcl:"bucket"`
-	BucketRange             hcl.Range `hcl:"bucket,attr_value_range"`
-	BatchSize               *int      `hcl:"batch_size,optional"`
-	BatchSizeRange          hcl.Range `hcl:"batch_size,attr_value_range"`
-	FlushInterval           *string   `hcl:"flush_interval,optional"`
-	FlushIntervalRange      hcl.Range `hcl:"flush_interval,attr_value_range"`
-	MaxPending              *int      `hcl:"max_pending,optional"`
-	MaxPendingRange         hcl.Range `hcl:"max_pending,attr_value_range"`
-	Timeout                 *string   `hcl:"timeout,optional"`
-	TimeoutRange            hcl.Range `hcl:"timeout,attr_value_range"`
-	DeadLetterMaxBytes      *int64    `hcl:"dead_letter_max_bytes,optional"`
-	DeadLetterMaxBytesRange hcl.Range `hcl:"dead_letter_max_bytes,attr_value_range"`
+	URL      string    `hcl:"url"`
+	URLRange hcl.Range `hcl:"url,attr_value_range"`
+	// Token stays an expression: whether it is a literal (rather than
+	// env() or file()) decides a warning, and its place is masked when a
+	// diagnostic quotes the file.
+	Token                   hcl.Expression `hcl:"token,optional"`
+	Org                     string         `hcl:"org,optional"`
+	Bucket                  string         `hcl:"bucket"`
+	BucketRange             hcl.Range      `hcl:"bucket,attr_value_range"`
+	BatchSize               *int           `hcl:"batch_size,optional"`
+	BatchSizeRange          hcl.Range      `hcl:"batch_size,attr_value_range"`
+	FlushInterval           *string        `hcl:"flush_interval,optional"`
+	FlushIntervalRange      hcl.Range      `hcl:"flush_interval,attr_value_range"`
+	MaxPending              *int           `hcl:"max_pending,optional"`
+	MaxPendingRange         hcl.Range      `hcl:"max_pending,attr_value_range"`
+	Timeout                 *string        `hcl:"timeout,optional"`
+	TimeoutRange            hcl.Range      `hcl:"timeout,attr_value_range"`
+	DeadLetterMaxBytes      *int64         `hcl:"dead_letter_max_bytes,optional"`
+	DeadLetterMaxBytesRange hcl.Range      `hcl:"dead_letter_max_bytes,attr_value_range"`
+	TLS                     *tlsHCL        `hcl:"tls,block"`
+	DefRange                hcl.Range      `hcl:",def_range"`
+}
+
+type tlsHCL struct {
+	CAFile                  *string   `hcl:"ca_file,optional"`
+	CAFileRange             hcl.Range `hcl:"ca_file,attr_value_range"`
+	CertFile                *string   `hcl:"cert_file,optional"`
+	CertFileRange           hcl.Range `hcl:"cert_file,attr_value_range"`
+	KeyFile                 *string   `hcl:"key_file,optional"`
+	KeyFileRange            hcl.Range `hcl:"key_file,attr_value_range"`
+	ServerName              *string   `hcl:"server_name,optional"`
+	InsecureSkipVerify      *bool     `hcl:"insecure_skip_verify,optional"`
+	InsecureSkipVerifyRange hcl.Range `hcl:"insecure_skip_verify,attr_range"`
 	DefRange                hcl.Range `hcl:",def_range"`
 }
 

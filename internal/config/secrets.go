@@ -1,0 +1,133 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// token evaluates the influxdb token. literal reports a token written in
+// the rules file itself: one that evaluates without functions. A literal
+// token in a file other users may read is a warning (the file usually sits
+// in /etc, readable by all); the token's value never appears in a
+// diagnostic, which says where it is, not what it is.
+func (l *loader) token(in *influxHCL) (token string, literal bool) {
+	if in.Token == nil {
+		return "", false
+	}
+	v, diags := in.Token.Value(l.ctx)
+	if diags.HasErrors() {
+		l.diags = append(l.diags, diags...)
+		return "", false
+	}
+	if v.IsNull() {
+		return "", false
+	}
+	s, err := convert.Convert(v, cty.String)
+	if err != nil || !s.IsKnown() {
+		l.errorf(in.Token.Range(), &in.DefRange, "Invalid token", "token must be a string.")
+		return "", false
+	}
+	_, noFuncs := in.Token.Value(nil)
+	literal = !noFuncs.HasErrors() && s.AsString() != ""
+	if literal {
+		if st, err := os.Stat(in.Token.Range().Filename); err == nil && st.Mode().Perm()&0o004 != 0 {
+			l.warnf(in.Token.Range(), &in.DefRange, "Token readable by other users",
+				"The token is written in %s, which every user of this machine may read (mode %v). "+
+					"Read it from a file only the agent can read, token = file(\"/etc/logmetrics/token\"), "+
+					"or from the environment, token = env(\"LOGMETRICS_TOKEN\"); or make this file unreadable to others (chmod o-r).",
+				in.Token.Range().Filename, st.Mode().Perm())
+		}
+	}
+	return s.AsString(), literal
+}
+
+// tls builds the client TLS settings of the influxdb block. Certificates
+// are checked unless insecure_skip_verify is set, which is a warning.
+func (l *loader) tls(t *tlsHCL) *tls.Config {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.ServerName != nil {
+		cfg.ServerName = *t.ServerName
+	}
+	if t.CAFile != nil {
+		path := resolve(l.dir, *t.CAFile)
+		pem, err := os.ReadFile(path)
+		switch {
+		case err != nil:
+			l.errorf(t.CAFileRange, &t.DefRange, "Cannot read ca_file", "%q: %v.", *t.CAFile, pathless(err))
+		default:
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				l.errorf(t.CAFileRange, &t.DefRange, "No certificate in ca_file",
+					"%s holds no PEM certificate; ca_file names the CA certificate(s) that signed the server's.", path)
+			}
+			cfg.RootCAs = pool
+		}
+	}
+	switch {
+	case t.CertFile != nil && t.KeyFile != nil:
+		pair, err := tls.LoadX509KeyPair(resolve(l.dir, *t.CertFile), resolve(l.dir, *t.KeyFile))
+		if err != nil {
+			l.errorf(t.CertFileRange, &t.DefRange, "Cannot load the client certificate", "cert_file and key_file: %v.", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	case t.CertFile != nil:
+		l.errorf(t.CertFileRange, &t.DefRange, "cert_file without key_file", "A client certificate needs its key: set key_file too.")
+	case t.KeyFile != nil:
+		l.errorf(t.KeyFileRange, &t.DefRange, "key_file without cert_file", "A client key needs its certificate: set cert_file too.")
+	}
+	if t.InsecureSkipVerify != nil && *t.InsecureSkipVerify {
+		cfg.InsecureSkipVerify = true
+		l.warnf(t.InsecureSkipVerifyRange, &t.DefRange, "Certificate checks are off",
+			"insecure_skip_verify = true accepts any certificate, so anyone between the agent and InfluxDB can read the token and the data. "+
+				"Name the CA that signed the server's certificate with ca_file instead.")
+	}
+	return cfg
+}
+
+// maskTokens returns files with the literal influxdb token of each
+// replaced by asterisks of the same length, so that a diagnostic quoting
+// the file around it (a syntax error on that line, say) does not print it.
+func maskTokens(files map[string]*hcl.File) map[string]*hcl.File {
+	out := make(map[string]*hcl.File, len(files))
+	for name, f := range files {
+		out[name] = f
+		rng, ok := literalTokenRange(f)
+		if !ok {
+			continue
+		}
+		masked := append([]byte(nil), f.Bytes...)
+		for i := rng.Start.Byte; i < rng.End.Byte && i < len(masked); i++ {
+			if masked[i] != '"' && masked[i] != '\n' {
+				masked[i] = '*'
+			}
+		}
+		out[name] = &hcl.File{Body: f.Body, Bytes: masked, Nav: f.Nav}
+	}
+	return out
+}
+
+// literalTokenRange finds the token attribute of a file's influxdb block
+// when it holds no function call.
+func literalTokenRange(f *hcl.File) (hcl.Range, bool) {
+	content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "influxdb"}}})
+	if content == nil {
+		return hcl.Range{}, false
+	}
+	for _, b := range content.Blocks {
+		attrs, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "token"}}})
+		if attrs == nil {
+			continue
+		}
+		if a, ok := attrs.Attributes["token"]; ok {
+			if _, d := a.Expr.Value(nil); !d.HasErrors() {
+				return a.Expr.Range(), true
+			}
+		}
+	}
+	return hcl.Range{}, false
+}

@@ -1,0 +1,12 @@
+agent {
+  log_level    = "verbose"
+  log_format   = "xml"
+  self_metrics = "often"
+}
+source "app" {
+  paths = ["/var/log/app.log"]
+  rule "lines" {
+    logfmt = true
+    fields = { n = "int" }
+  }
+}

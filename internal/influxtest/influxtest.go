@@ -11,6 +11,7 @@ package influxtest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,6 +51,10 @@ type Server struct {
 	bin    string
 	dir    string // the data folder, kept across Stop and Restart
 
+	// tls holds the server's certificate and key files when it serves
+	// HTTPS (StartTLS); nil for plain HTTP.
+	tls *certFiles
+
 	mu       sync.Mutex
 	url      string
 	httpAddr string
@@ -77,10 +82,23 @@ type Series struct {
 // stopped, and its data removed, when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, false)
+}
+
+// StartTLS is Start with the server answering HTTPS only, with a
+// certificate for 127.0.0.1 generated for the test and signed by a CA of
+// its own (CAFile). The Server's own requests trust that CA.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, true)
+}
+
+func startServer(t testing.TB, withTLS bool) *Server {
+	t.Helper()
 	bin := findInfluxd(t)
 	var lastErr error
 	for range startAttempts {
-		s, err := start(t, bin)
+		s, err := start(t, bin, withTLS)
 		if err == nil {
 			return s
 		}
@@ -120,7 +138,7 @@ func findInfluxd(t testing.TB) string {
 
 // start makes one attempt to run influxd. An error means the process
 // exited (or never answered) and has been cleaned up; the caller may retry.
-func start(t testing.TB, bin string) (*Server, error) {
+func start(t testing.TB, bin string, withTLS bool) (*Server, error) {
 	t.Helper()
 	httpAddr, err := FreeAddr()
 	if err != nil {
@@ -137,6 +155,14 @@ func start(t testing.TB, bin string) (*Server, error) {
 		url:      "http://" + httpAddr,
 		httpAddr: httpAddr,
 		rpcAddr:  rpcAddr,
+	}
+	if withTLS {
+		certs, err := writeCerts(s.dir)
+		if err != nil {
+			return nil, err
+		}
+		s.tls, s.url = certs, "https://"+httpAddr
+		s.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.pool}}
 	}
 	// Registered before waiting for /ping, so that a failed wait still
 	// stops the process. Cleanups run last-in first-out: this one runs
@@ -167,6 +193,10 @@ func (s *Server) run() error {
 	httpAddr, rpcAddr, dir := s.httpAddr, s.rpcAddr, s.dir
 	s.mu.Unlock()
 	cmd := Command(s.bin, httpAddr, rpcAddr, dir)
+	if s.tls != nil {
+		cmd.Env = append(cmd.Env, "INFLUXDB_HTTP_HTTPS_ENABLED=true",
+			"INFLUXDB_HTTP_HTTPS_CERTIFICATE="+s.tls.cert, "INFLUXDB_HTTP_HTTPS_PRIVATE_KEY="+s.tls.key)
+	}
 	out := &syncBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -233,7 +263,11 @@ func (s *Server) Restart(t testing.TB) {
 				t.Fatalf("influxtest: restart: %v", err)
 			}
 			s.mu.Lock()
-			s.httpAddr, s.rpcAddr, s.url = httpAddr, rpcAddr, "http://"+httpAddr
+			scheme := "http://"
+			if s.tls != nil {
+				scheme = "https://"
+			}
+			s.httpAddr, s.rpcAddr, s.url = httpAddr, rpcAddr, scheme+httpAddr
 			s.mu.Unlock()
 		}
 		err := s.run()

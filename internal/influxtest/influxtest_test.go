@@ -134,3 +134,24 @@ func TestFindInfluxd(t *testing.T) {
 		}
 	})
 }
+
+// TestStartTLS: a StartTLS server answers HTTPS with a certificate the
+// test CA signed, and nothing over plain HTTP.
+func TestStartTLS(t *testing.T) {
+	s := StartTLS(t)
+	if !strings.HasPrefix(s.URL(), "https://127.0.0.1:") || s.CAFile() == "" {
+		t.Fatalf("URL %s, CA file %q", s.URL(), s.CAFile())
+	}
+	s.CreateDatabase(t, "tls")
+	s.Write(t, "tls", "m v=1i 1\n")
+	if got := s.Dump(t, "tls"); len(got) != 1 {
+		t.Fatalf("dump: %v", got)
+	}
+	resp, err := http.Get("http" + strings.TrimPrefix(s.URL(), "https") + "/ping")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNoContent {
+			t.Errorf("plain HTTP /ping answered %s: the server is not HTTPS only", resp.Status)
+		}
+	}
+}

@@ -56,6 +56,7 @@ func cmdBackfill(e *env, args []string) int {
 	sinceFlag := fs.String("since", "", "keep only the lines stamped at or after `TIME` (RFC 3339)")
 	untilFlag := fs.String("until", "", "keep only the lines stamped before `TIME` (RFC 3339)")
 	dry := fs.Bool("n", false, "dry run: read, count and report, write nothing")
+	logf := addLogFlags(fs, "warn")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -66,7 +67,7 @@ func cmdBackfill(e *env, args []string) int {
 	}
 	var inputs []*input
 	var selectErrs []error
-	cfg := loadConfigFor(e, "backfill", *path, func(cfg *config.Config, diags hcl.Diagnostics) hcl.Diagnostics {
+	cfg, log := loadConfigLogged(e, "backfill", *path, logf, func(cfg *config.Config, diags hcl.Diagnostics) hcl.Diagnostics {
 		inputs, selectErrs = selectInputs(cfg.Tailer, *only, fs.Args())
 		var untimed []config.UntimedRule
 		for _, u := range cfg.Untimed {
@@ -95,7 +96,6 @@ func cmdBackfill(e *env, args []string) int {
 	}
 	// A folder that could not be listed: its files would be missed.
 	listFailed := slices.ContainsFunc(selectErrs, func(err error) bool { return !errors.As(err, new(noFiles)) })
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	started, err := tailer.ReadStarted(cfg.Agent.StateDir)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics backfill: %v\n", err)

@@ -34,6 +34,12 @@ func loadConfigFor(e *env, cmd, path string, strict func(*config.Config, hcl.Dia
 	if cfg != nil && strict != nil {
 		diags = strict(cfg, diags)
 	}
+	return printDiagnostics(e, path, files, diags, cfg)
+}
+
+// printDiagnostics prints diags as text with snippets of the file. It
+// returns cfg, or nil when there are errors.
+func printDiagnostics(e *env, path string, files map[string]*hcl.File, diags hcl.Diagnostics, cfg *config.Config) *config.Config {
 	if len(diags) > 0 {
 		if err := config.WriteDiagnostics(e.stderr, files, diags, diagWidth); err != nil {
 			fmt.Fprintf(e.stderr, "logmetrics: print diagnostics: %v\n", err)

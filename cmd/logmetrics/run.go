@@ -54,7 +54,7 @@ func lineBufferFor(maxLineBytes int) int {
 func cmdRun(e *env, args []string) int {
 	fs := flags(e, "run")
 	path := configFlag(fs)
-	level := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	logf := addLogFlags(fs, "info")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -62,16 +62,10 @@ func cmdRun(e *env, args []string) int {
 	if !noArgs(e, fs, "the files to follow are the paths of the rules file's source blocks") {
 		return exitUsage
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(e.stderr, "logmetrics run: -log-level: %v\n", err)
-		return exitUsage
-	}
-	cfg := loadConfig(e, "run", *path)
+	cfg, log := loadConfigLogged(e, "run", *path, logf, nil)
 	if cfg == nil {
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 	p, err := newPipeline(cfg, e, log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics run: %v\n", err)

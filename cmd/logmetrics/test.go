@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/logging"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 	"github.com/logmetrics/logmetrics/sink"
 	"github.com/logmetrics/logmetrics/tailer"
@@ -43,15 +43,12 @@ func cmdTest(e *env, args []string) int {
 	}
 	// Samples of per-line problems, without timestamps: a dry run's
 	// output should read the same every time.
-	ex.SetLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{
-		Level: slog.LevelWarn,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.Attr{}
-			}
-			return a
-		},
-	})))
+	log, err := logging.New(e.stderr, logging.Options{Level: "warn", NoTime: true, Secrets: secrets(cfg)})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics test: bug: %v\n", err)
+		return exitFailure
+	}
+	ex.SetLogger(log)
 
 	inputs := fs.Args()
 	if len(inputs) == 0 {

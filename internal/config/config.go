@@ -93,8 +93,9 @@ type Agent struct {
 	// Tags are added to every point. They are already merged into each
 	// extract.Source's Tags; they are here for the agent's own metrics.
 	Tags []pipeline.Tag
-	// LogLevel and LogFormat are the defaults of run's -log-level and
+	// LogLevel and LogFormat are the defaults of -log-level and
 	// -log-format: "debug", "info", "warn" or "error"; "text" or "json".
+	// "" (absent) leaves each command its own default.
 	LogLevel, LogFormat string
 	// SelfMetrics is how often the agent writes its own counters to
 	// InfluxDB as the logmetrics_agent measurement; 0 (the default) never.
@@ -123,8 +124,6 @@ var startAtNames = map[string]tailer.StartAt{"end": tailer.StartAtEnd, "beginnin
 const (
 	DefaultStateDir      = "/var/lib/logmetrics"
 	DefaultListen        = "127.0.0.1:9275"
-	DefaultLogLevel      = "info"
-	DefaultLogFormat     = "text"
 	DefaultBatchSize     = sink.DefaultBatchSize
 	DefaultFlushInterval = sink.DefaultFlushInterval
 	DefaultMaxPending    = 100000

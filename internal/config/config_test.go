@@ -131,7 +131,6 @@ func TestLoadConfig(t *testing.T) {
 					StateDir: "/var/lib/logmetrics",
 					Listen:   "127.0.0.1:9275",
 					Tags:     []pipeline.Tag{{Key: "host", Value: host}},
-					LogLevel: "info", LogFormat: "text",
 				},
 				InfluxDB: &InfluxDB{
 					Sink: sink.Config{
@@ -201,7 +200,7 @@ func TestLoadConfig(t *testing.T) {
 			name: "minimal",
 			path: "testdata/good/minimal.hcl",
 			want: &Config{
-				Agent: Agent{StateDir: DefaultStateDir, Listen: DefaultListen, LogLevel: DefaultLogLevel, LogFormat: DefaultLogFormat},
+				Agent: Agent{StateDir: DefaultStateDir, Listen: DefaultListen},
 				Tailer: tailer.Config{Sources: []tailer.Source{{
 					Name:    "app",
 					Paths:   []string{filepath.Join(good, "logs/app.log")},

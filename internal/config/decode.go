@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/logging"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 	"github.com/logmetrics/logmetrics/sink"
 	"github.com/logmetrics/logmetrics/tailer"
@@ -112,12 +113,12 @@ func agentTagsExpr(a *agentHCL) hcl.Expression {
 }
 
 func (l *loader) agent(a *agentHCL) Agent {
-	out := Agent{StateDir: DefaultStateDir, Listen: DefaultListen, LogLevel: DefaultLogLevel, LogFormat: DefaultLogFormat}
+	out := Agent{StateDir: DefaultStateDir, Listen: DefaultListen}
 	if a == nil {
 		return out
 	}
-	out.LogLevel = l.oneOf(a.LogLevel, a.LogLevelRange, "log_level", DefaultLogLevel, LogLevels)
-	out.LogFormat = l.oneOf(a.LogFormat, a.LogFormatRange, "log_format", DefaultLogFormat, LogFormats)
+	out.LogLevel = l.oneOf(a.LogLevel, a.LogLevelRange, "log_level", logging.Levels)
+	out.LogFormat = l.oneOf(a.LogFormat, a.LogFormatRange, "log_format", logging.Formats)
 	out.SelfMetrics, _ = l.duration(a.SelfMetrics, a.SelfMetricsRange, "self_metrics", 0, true)
 	if a.StateDir != nil {
 		if *a.StateDir == "" {
@@ -211,20 +212,14 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 	return out
 }
 
-// LogLevels and LogFormats are the values of log_level and log_format.
-var (
-	LogLevels  = []string{"debug", "info", "warn", "error"}
-	LogFormats = []string{"text", "json"}
-)
-
-// oneOf returns *v, or def when v is nil, reporting a value not in allowed.
-func (l *loader) oneOf(v *string, rng hcl.Range, name, def string, allowed []string) string {
+// oneOf returns *v, or "" when v is nil, reporting a value not in allowed.
+func (l *loader) oneOf(v *string, rng hcl.Range, name string, allowed []string) string {
 	if v == nil {
-		return def
+		return ""
 	}
 	if !slices.Contains(allowed, *v) {
 		l.errorf(rng, nil, "Invalid "+name, "%s must be one of %s; %q is not.", name, strings.Join(allowed, ", "), *v)
-		return def
+		return ""
 	}
 	return *v
 }

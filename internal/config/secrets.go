@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"os"
+	"regexp"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -89,21 +90,24 @@ func (l *loader) tls(t *tlsHCL) *tls.Config {
 	return cfg
 }
 
-// maskTokens returns files with the literal influxdb token of each
-// replaced by asterisks of the same length, so that a diagnostic quoting
-// the file around it (a syntax error on that line, say) does not print it.
+// maskTokens returns files with the secrets of each influxdb block
+// replaced by asterisks of the same length: a literal token, and the
+// password of a url. A diagnostic that quotes the file around them (the
+// url's own error, or any on those lines) then does not print them.
 func maskTokens(files map[string]*hcl.File) map[string]*hcl.File {
 	out := make(map[string]*hcl.File, len(files))
 	for name, f := range files {
 		out[name] = f
-		rng, ok := literalTokenRange(f)
-		if !ok {
+		secrets := secretRanges(f)
+		if len(secrets) == 0 {
 			continue
 		}
 		masked := append([]byte(nil), f.Bytes...)
-		for i := rng.Start.Byte; i < rng.End.Byte && i < len(masked); i++ {
-			if masked[i] != '"' && masked[i] != '\n' {
-				masked[i] = '*'
+		for _, r := range secrets {
+			for i := r[0]; i < r[1] && i < len(masked); i++ {
+				if masked[i] != '"' && masked[i] != '\n' {
+					masked[i] = '*'
+				}
 			}
 		}
 		out[name] = &hcl.File{Body: f.Body, Bytes: masked, Nav: f.Nav}
@@ -111,23 +115,35 @@ func maskTokens(files map[string]*hcl.File) map[string]*hcl.File {
 	return out
 }
 
-// literalTokenRange finds the token attribute of a file's influxdb block
-// when it holds no function call.
-func literalTokenRange(f *hcl.File) (hcl.Range, bool) {
+// urlPassword finds the password of a URL's user information.
+var urlPassword = regexp.MustCompile(`://[^/@:]*:([^/@]*)@`)
+
+// secretRanges are the byte ranges of a file's literal influxdb tokens and
+// url passwords.
+func secretRanges(f *hcl.File) [][2]int {
 	content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "influxdb"}}})
 	if content == nil {
-		return hcl.Range{}, false
+		return nil
 	}
+	var out [][2]int
 	for _, b := range content.Blocks {
-		attrs, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "token"}}})
+		attrs, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "token"}, {Name: "url"}}})
 		if attrs == nil {
 			continue
 		}
 		if a, ok := attrs.Attributes["token"]; ok {
 			if _, d := a.Expr.Value(nil); !d.HasErrors() {
-				return a.Expr.Range(), true
+				out = append(out, [2]int{a.Expr.Range().Start.Byte, a.Expr.Range().End.Byte})
+			}
+		}
+		if a, ok := attrs.Attributes["url"]; ok {
+			r := a.Expr.Range()
+			if r.End.Byte <= len(f.Bytes) {
+				if m := urlPassword.FindSubmatchIndex(f.Bytes[r.Start.Byte:r.End.Byte]); m != nil {
+					out = append(out, [2]int{r.Start.Byte + m[2], r.Start.Byte + m[3]})
+				}
 			}
 		}
 	}
-	return hcl.Range{}, false
+	return out
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/logmetrics/logmetrics/internal/config"
+	"github.com/logmetrics/logmetrics/internal/logging"
+)
+
+// logFlags are a command's -log-level and -log-format. A flag given on the
+// command line wins; else the rules file's log_level and log_format; else
+// the command's default level, and text.
+type logFlags struct {
+	fs            *flag.FlagSet
+	level, format *string
+}
+
+func addLogFlags(fs *flag.FlagSet, defLevel string) logFlags {
+	return logFlags{
+		fs:     fs,
+		level:  fs.String("log-level", defLevel, "log `LEVEL`: "+strings.Join(logging.Levels, ", ")+" (default: the rules file's log_level, else "+defLevel+")"),
+		format: fs.String("log-format", "text", "log `FORMAT`: "+strings.Join(logging.Formats, " or ")+" (default: the rules file's log_format, else text)"),
+	}
+}
+
+// logger makes the command's logger. The InfluxDB token is a secret it
+// never shows.
+func (f logFlags) logger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	o := logging.Options{Level: *f.level, Format: *f.format}
+	if !set["log-level"] && cfg.Agent.LogLevel != "" {
+		o.Level = cfg.Agent.LogLevel
+	}
+	if !set["log-format"] && cfg.Agent.LogFormat != "" {
+		o.Format = cfg.Agent.LogFormat
+	}
+	o.Secrets = secrets(cfg)
+	log, err := logging.New(w, o)
+	if err != nil {
+		return nil, fmt.Errorf("-log-level/-log-format: %w", err)
+	}
+	return log, nil
+}
+
+// secrets are what no output may show: the InfluxDB token, and the
+// password of its url if it has one.
+func secrets(cfg *config.Config) []string {
+	if cfg.InfluxDB == nil {
+		return nil
+	}
+	out := []string{cfg.InfluxDB.Sink.Token}
+	if u, err := url.Parse(cfg.InfluxDB.Sink.URL); err == nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw)
+		}
+	}
+	return out
+}
+
+// loadConfigLogged is loadConfigFor for the commands that log (run and
+// backfill): with JSON logs, the rules file's diagnostics are log records
+// too, so that a log collector reads every line the agent writes. It
+// returns nil, after saying why, when the file has errors or the flags are
+// bad.
+func loadConfigLogged(e *env, cmd, path string, logf logFlags, strict func(*config.Config, hcl.Diagnostics) hcl.Diagnostics) (*config.Config, *slog.Logger) {
+	set := map[string]bool{}
+	logf.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if path == "" {
+		fmt.Fprintf(e.stderr, "logmetrics %s: -config is required (see logmetrics %s -h)\n", cmd, cmd)
+		return nil, nil
+	}
+	cfg, files, diags := config.Load(path)
+	if cfg != nil && strict != nil {
+		diags = strict(cfg, diags)
+	}
+	asJSON := *logf.format == "json" && set["log-format"] || !set["log-format"] && cfg != nil && cfg.Agent.LogFormat == "json"
+	if !asJSON {
+		if cfg = printDiagnostics(e, path, files, diags, cfg); cfg == nil {
+			return nil, nil
+		}
+		log, err := logf.logger(e.stderr, cfg)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "logmetrics %s: %v\n", cmd, err)
+			return nil, nil
+		}
+		return cfg, log
+	}
+	logCfg := cfg
+	if logCfg == nil {
+		logCfg = &config.Config{} // the flags alone, to report the errors
+	}
+	log, err := logf.logger(e.stderr, logCfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics %s: %v\n", cmd, err)
+		return nil, nil
+	}
+	for _, d := range diags {
+		lvl, attrs := slog.LevelWarn, []any{"detail", d.Detail}
+		if d.Severity == hcl.DiagError {
+			lvl = slog.LevelError
+		}
+		if d.Subject != nil {
+			attrs = append(attrs, "file", d.Subject.Filename, "line", d.Subject.Start.Line, "column", d.Subject.Start.Column)
+		}
+		log.Log(context.Background(), lvl, d.Summary, attrs...)
+	}
+	if diags.HasErrors() {
+		log.Error("the rules file has errors", "file", path, "diagnostics", countDiags(diags))
+		return nil, nil
+	}
+	return cfg, log
+}

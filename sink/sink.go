@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,11 @@ type Config struct {
 	// TLS configures https connections; nil takes Go's defaults (the
 	// system's roots, certificate checks on).
 	TLS *tls.Config
+	// OnWrite, when set, is called after each write request with its
+	// outcome, "2xx", the HTTP status ("503") or "none" when no response
+	// came, and how long it took: the agent's request counts and latency
+	// histogram.
+	OnWrite func(code string, took time.Duration)
 	// Org is the InfluxDB 2 organization. InfluxDB 1.8 ignores it; 2.x
 	// refuses a write without it with 400, which the sink counts as
 	// refused data, so set it for 2.x.
@@ -306,6 +312,10 @@ type Sink struct {
 	// retrying is held by the batch that is retrying a failed write; see
 	// hold.
 	retrying chan struct{}
+
+	// stateMu guards state, written after each write request.
+	stateMu sync.Mutex
+	state   WriteState
 
 	// deadMu serializes setAside's use of dead among the writers.
 	deadMu sync.Mutex
@@ -596,6 +606,54 @@ func classify(status int) class {
 	return classUnexpected
 }
 
+// WriteState is how writing goes: what the agent's health check reads.
+type WriteState struct {
+	// LastSuccess is when a write last succeeded; zero before the first.
+	LastSuccess time.Time
+	// FailingSince is when the writes that have failed since then began
+	// to fail; zero while the last write succeeded.
+	FailingSince time.Time
+	// Status is the HTTP status of the last failed write, 0 when no
+	// response came; Err is its error (never holding the token).
+	Status int
+	Err    string
+}
+
+// WriteState returns the state of writing; it is safe to call at any time.
+func (s *Sink) WriteState() WriteState {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.state
+}
+
+// wrote records the outcome of a write request that started at start.
+func (s *Sink) wrote(err error, start time.Time) {
+	now := time.Now()
+	code := "2xx"
+	s.stateMu.Lock()
+	if err == nil {
+		s.state = WriteState{LastSuccess: now}
+	} else {
+		status := 0
+		var we *WriteError
+		if errors.As(err, &we) {
+			status = we.StatusCode
+		}
+		code = "none"
+		if status != 0 {
+			code = strconv.Itoa(status)
+		}
+		if s.state.FailingSince.IsZero() {
+			s.state.FailingSince = start
+		}
+		s.state.Status, s.state.Err = status, err.Error()
+	}
+	s.stateMu.Unlock()
+	if s.cfg.OnWrite != nil {
+		s.cfg.OnWrite(code, now.Sub(start))
+	}
+}
+
 // send writes lines [lo, hi) of b until they are written or dropped, and
 // then moves b.done to hi. It returns an error only when ctx ends first,
 // or when the last attempt fails.
@@ -606,7 +664,9 @@ func (s *Sink) send(ctx context.Context, b *batch, lo, hi int) error {
 		if err := s.turn(ctx, b); err != nil {
 			return err
 		}
+		start := time.Now()
 		err := s.dst.WriteBatch(ctx, body)
+		s.wrote(err, start)
 		if err == nil {
 			s.stats.pointsWritten.Add(uint64(points))
 			s.stats.batchesWritten.Add(1)

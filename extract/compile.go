@@ -263,7 +263,7 @@ func compileMatcher(rc Rule, names []string, parts map[string]string, data map[s
 		if err != nil {
 			return nil, []error{&partError{"regex", fmt.Errorf("rule %q: bad regular expression: %v", rc.Name, err)}}
 		}
-		m := &regexMatcher{re: re, groups: make([][]int, len(names))}
+		m := newRegexMatcher(rc.Pattern, re, len(names))
 		for i, name := range names {
 			for g, sub := range re.SubexpNames() {
 				if sub == name && name != "" {

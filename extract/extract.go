@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -225,6 +226,10 @@ const maxSamples = 5
 // A marker (line.HasLatest) is no line: it moves its source's latest time
 // (see Line.Latest), and rec gets no origin and only the points of the
 // windows that closes, if any were open.
+//
+// Nothing of line.Text is kept once Extract returns (the points' strings
+// are copies), so the caller may hand in text that borrows a buffer it
+// reuses, as `logmetrics test` does.
 func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 	if line.HasLatest {
 		rec.Origin, rec.Hold = pipeline.Origin{}, pipeline.Hold{}
@@ -538,6 +543,8 @@ func (s *source) sample(line *pipeline.Line) {
 	if len(s.samples) >= maxSamples {
 		return
 	}
+	// A copy either way: the caller may reuse the line's bytes (see
+	// Extract).
 	text := line.Text
 	if len(text) > 200 {
 		cut := 200
@@ -545,6 +552,8 @@ func (s *source) sample(line *pipeline.Line) {
 			cut--
 		}
 		text = text[:cut] + "…"
+	} else {
+		text = strings.Clone(text)
 	}
 	s.samples = append(s.samples, Sample{Origin: line.Origin, Text: text})
 }

@@ -100,6 +100,10 @@ type worker struct {
 	lc   lineCtx
 	vals []value
 	kept keeper
+	// src is the source of the latest line, nil before the first: lines
+	// mostly come in runs of one source, and a string compare is cheaper
+	// than a map lookup.
+	src *source
 }
 
 func (e *Extractor) newWorker() *worker {
@@ -258,7 +262,10 @@ func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Reco
 	rec.Origin, rec.Hold = line.Origin, pipeline.Hold{}
 	rec.Points = rec.Points[:0]
 	m.rules, m.taken, m.timed = m.rules[:0], false, false
-	m.src = e.sources[line.Source]
+	if w.src == nil || w.src.name != line.Source {
+		w.src = e.sources[line.Source]
+	}
+	m.src = w.src
 	if m.src == nil {
 		if e.unknownSource.Add(1) == 1 {
 			e.log.Error("bug: line from a source without rules", "source", line.Source, "file", line.Path)

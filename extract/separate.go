@@ -46,6 +46,10 @@ import (
 // which costs at most extra nudges, never a collision.
 type separator struct {
 	files map[pipeline.FileID]*fileTimes
+	// last is files[lastFile] (nil when not known): lines come in runs
+	// of one file, and a FileID hashes slowly.
+	lastFile pipeline.FileID
+	last     *fileTimes
 }
 
 const (
@@ -99,10 +103,13 @@ func newSeparator() *separator {
 // stamp returns the time point p of file is written with, given its own
 // time t (within [minStorable, maxStorable]), and how it was placed.
 func (s *separator) stamp(file pipeline.FileID, p *pipeline.Point, t int64) (int64, placement) {
-	f := s.files[file]
-	if f == nil {
-		f = &fileTimes{series: map[uint64]*seriesTimes{}}
-		s.files[file] = f
+	f := s.last
+	if f == nil || s.lastFile != file {
+		if f = s.files[file]; f == nil {
+			f = &fileTimes{series: map[uint64]*seriesTimes{}}
+			s.files[file] = f
+		}
+		s.lastFile, s.last = file, f
 	}
 	f.points++
 	key := seriesKey(p)
@@ -151,6 +158,9 @@ func (s *separator) stamp(file pipeline.FileID, p *pipeline.Point, t int64) (int
 // release frees the state of a file no line of which follows.
 func (s *separator) release(file pipeline.FileID) {
 	delete(s.files, file)
+	if s.lastFile == file {
+		s.last = nil
+	}
 }
 
 // forget drops the least recently stamped series until the file holds at

@@ -466,7 +466,9 @@ func (e *Extractor) place(r *rule, line *pipeline.Line, p *pipeline.Point) bool 
 		e.problem(r, &c.timeErrors, line, "bad time", r.names[r.timeAt], "no time left to separate the point from others of its series before InfluxDB's last storable time")
 		return false
 	case displaced:
-		e.problem(r, &c.displaced, line, "point placed after times forgotten to bound memory", "", time.Unix(0, ts).UTC().Format(time.RFC3339Nano))
+		e.problemWith(r, &c.displaced, line, "point placed after times forgotten to bound memory", "", func() string {
+			return time.Unix(0, ts).UTC().Format(time.RFC3339Nano)
+		})
 	}
 	if e.window && (ts < e.since || ts >= e.until) {
 		c.outside.Add(1)
@@ -533,6 +535,14 @@ func dropFrom(rec *pipeline.Record, n int) {
 func (e *Extractor) problem(r *rule, c *atomic.Uint64, line *pipeline.Line, what, name, detail string) {
 	if n, sample := count(c); sample && !line.Replay && !line.AggregateOnly {
 		e.log.Warn(what, "rule", r.name, "key", name, "detail", detail, "file", line.Path, "offset", line.Offset, "count", n)
+	}
+}
+
+// problemWith is problem with a detail that costs an allocation to write,
+// so it is written only for a sample.
+func (e *Extractor) problemWith(r *rule, c *atomic.Uint64, line *pipeline.Line, what, name string, detail func() string) {
+	if n, sample := count(c); sample && !line.Replay && !line.AggregateOnly {
+		e.log.Warn(what, "rule", r.name, "key", name, "detail", detail(), "file", line.Path, "offset", line.Offset, "count", n)
 	}
 }
 

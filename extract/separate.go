@@ -266,7 +266,11 @@ func seriesKey(p *pipeline.Point) uint64 {
 const fnvPrime = 1099511628211
 
 func hashText(h uint64, s string) uint64 {
-	for i := 0; i < len(s); {
+	i := 0
+	for ; i < len(s) && hashedAsIs[s[i]]; i++ { // the usual bytes, without the cases below
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			i++
@@ -292,6 +296,15 @@ func hashText(h uint64, s string) uint64 {
 	// differ.
 	return (h ^ 0xff) * fnvPrime
 }
+
+// hashedAsIs marks the bytes hashText hashes as themselves wherever they
+// stand: printable ASCII but for the backslash and '#'.
+var hashedAsIs = func() (set [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		set[c] = c != '\\' && c != '#'
+	}
+	return set
+}()
 
 func hashRuneError(h uint64) uint64 {
 	return (h ^ 0xfffd) * fnvPrime

@@ -79,7 +79,9 @@ fuzz:
 
 ## bench: the benchmark suite (internal/benchsuite/cmd/benchsuite): corpora cached in .bench/, the Go
 ## benchmarks into .bench/bench.txt (compare runs with benchstat), whole-process timings of test,
-## backfill, run into InfluxDB and the floors; writes BENCHMARKS.md. Quick check: BENCH_FLAGS='-n 20000 -rounds 2'
+## backfill (also pinned to one core), run into InfluxDB (1 and 4 busy files, 100 idle files, a steady
+## 5,000 lines/s) and the floors (regexp, fastjson, go-logfmt); writes BENCHMARKS.md.
+## Quick check: BENCH_FLAGS='-n 20000 -rounds 2 -idle 10s -steady 10s -o /tmp/BENCHMARKS.md'
 BENCH_FLAGS ?=
 bench: influxd
 	$(GO) run ./internal/benchsuite/cmd/benchsuite -influxd $(BIN)/influxd $(BENCH_FLAGS)

@@ -263,7 +263,7 @@ func compileMatcher(rc Rule, names []string, parts map[string]string, data map[s
 		if err != nil {
 			return nil, []error{&partError{"regex", fmt.Errorf("rule %q: bad regular expression: %v", rc.Name, err)}}
 		}
-		m := &regexMatcher{re: re, groups: make([][]int, len(names))}
+		m := newRegexMatcher(rc.Pattern, re, len(names))
 		for i, name := range names {
 			for g, sub := range re.SubexpNames() {
 				if sub == name && name != "" {
@@ -286,12 +286,11 @@ func compileMatcher(rc Rule, names []string, parts map[string]string, data map[s
 		}
 		return m, errs
 	case Logfmt:
-		m := &logfmtMatcher{index: map[string]int{}}
-		for i, name := range names {
+		m := newLogfmtMatcher(names)
+		for _, name := range names {
 			if strings.ContainsAny(name, " =\"") {
 				errs = append(errs, &partError{parts[name], fmt.Errorf("%q cannot be a logfmt key: keys have no spaces, '=' or '\"'", name)})
 			}
-			m.index[name] = i
 			m.data = append(m.data, data[name])
 		}
 		return m, errs

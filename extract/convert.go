@@ -39,15 +39,29 @@ func (s scaler) apply(f float64) float64 {
 	return f
 }
 
+// errNotValue is convert's error for text that is plainly not a value of
+// the type (nginx's "-" for no bytes): strconv's errors cost an allocation,
+// and a log may have such a value on every line.
+var errNotValue = errors.New("not a value of the type")
+
 // convert turns the text of a value into a field value of type t. Numbers
 // are parsed exactly as written; NaN and infinities are refused because line
 // protocol cannot carry them.
 func convert(s string, t Type, scale scaler) (pipeline.Value, error) {
+	if t != TypeString && (s == "-" || s == "+" || s == ".") {
+		return pipeline.Value{}, errNotValue
+	}
 	switch t {
 	case TypeInt:
+		if !decimal(s, true) {
+			return pipeline.Value{}, errNotValue
+		}
 		i, err := strconv.ParseInt(s, 10, 64)
 		return pipeline.IntValue(i), err
 	case TypeUint:
+		if !decimal(s, false) {
+			return pipeline.Value{}, errNotValue
+		}
 		u, err := strconv.ParseUint(s, 10, 64)
 		return pipeline.UintValue(u), err
 	case TypeBool:
@@ -76,4 +90,21 @@ func scaled(f float64, scale scaler) (pipeline.Value, error) {
 		return pipeline.Value{}, errNotFinite
 	}
 	return pipeline.FloatValue(f), nil
+}
+
+// decimal reports whether s has the syntax strconv reads base 10 integers
+// in: digits, after a sign if signed. Only the range is left to strconv.
+func decimal(s string, signed bool) bool {
+	if signed && s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

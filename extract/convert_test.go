@@ -1,7 +1,10 @@
 package extract
 
 import (
+	"errors"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
@@ -40,5 +43,34 @@ func TestConvert(t *testing.T) {
 		if err == nil && got != tc.want {
 			t.Errorf("convert(%q, %v, %v) = %+v, want %+v", tc.in, tc.typ, tc.scale, got, tc.want)
 		}
+	}
+}
+
+// TestConvertAgreesWithStrconv: the text convert refuses before asking
+// strconv (to spare its allocating errors) is text strconv refuses too,
+// and it takes what strconv takes.
+func TestConvertAgreesWithStrconv(t *testing.T) {
+	for _, s := range []string{"-", "+", ".", "", "0", "-0", "+7", "--1", "+-1", "1_000", "0x10", "1e3", " 1", "1 ", "٣",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "18446744073709551615", "18446744073709551616", "-", "1.5", "inf", "NaN"} {
+		_, ierr := strconv.ParseInt(s, 10, 64)
+		_, uerr := strconv.ParseUint(s, 10, 64)
+		_, ferr := strconv.ParseFloat(s, 64)
+		_, derr := time.ParseDuration(s)
+		_, berr := strconv.ParseBool(s)
+		for _, c := range []struct {
+			typ  Type
+			want error
+		}{{TypeInt, ierr}, {TypeUint, uerr}, {TypeFloat, ferr}, {TypeDuration, derr}, {TypeBool, berr}} {
+			_, err := convert(s, c.typ, scaler{})
+			if errors.Is(err, errNotFinite) {
+				err = nil // strconv takes it; line protocol does not
+			}
+			if (err != nil) != (c.want != nil) {
+				t.Errorf("convert(%q, %v) error = %v, strconv's %v", s, c.typ, err, c.want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { convert("-", TypeInt, scaler{}); convert("-", TypeFloat, scaler{}) }); n != 0 {
+		t.Errorf(`converting "-" made %v allocations, want 0`, n)
 	}
 }

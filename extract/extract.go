@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,10 @@ type worker struct {
 	lc   lineCtx
 	vals []value
 	kept keeper
+	// src is the source of the latest line, nil before the first: lines
+	// mostly come in runs of one source, and a string compare is cheaper
+	// than a map lookup.
+	src *source
 }
 
 func (e *Extractor) newWorker() *worker {
@@ -225,6 +230,10 @@ const maxSamples = 5
 // A marker (line.HasLatest) is no line: it moves its source's latest time
 // (see Line.Latest), and rec gets no origin and only the points of the
 // windows that closes, if any were open.
+//
+// Nothing of line.Text is kept once Extract returns (the points' strings
+// are copies), so the caller may hand in text that borrows a buffer it
+// reuses, as `logmetrics test` does.
 func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 	if line.HasLatest {
 		rec.Origin, rec.Hold = pipeline.Origin{}, pipeline.Hold{}
@@ -253,7 +262,10 @@ func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Reco
 	rec.Origin, rec.Hold = line.Origin, pipeline.Hold{}
 	rec.Points = rec.Points[:0]
 	m.rules, m.taken, m.timed = m.rules[:0], false, false
-	m.src = e.sources[line.Source]
+	if w.src == nil || w.src.name != line.Source {
+		w.src = e.sources[line.Source]
+	}
+	m.src = w.src
 	if m.src == nil {
 		if e.unknownSource.Add(1) == 1 {
 			e.log.Error("bug: line from a source without rules", "source", line.Source, "file", line.Path)
@@ -454,7 +466,9 @@ func (e *Extractor) place(r *rule, line *pipeline.Line, p *pipeline.Point) bool 
 		e.problem(r, &c.timeErrors, line, "bad time", r.names[r.timeAt], "no time left to separate the point from others of its series before InfluxDB's last storable time")
 		return false
 	case displaced:
-		e.problem(r, &c.displaced, line, "point placed after times forgotten to bound memory", "", time.Unix(0, ts).UTC().Format(time.RFC3339Nano))
+		e.problemWith(r, &c.displaced, line, "point placed after times forgotten to bound memory", "", func() string {
+			return time.Unix(0, ts).UTC().Format(time.RFC3339Nano)
+		})
 	}
 	if e.window && (ts < e.since || ts >= e.until) {
 		c.outside.Add(1)
@@ -524,6 +538,14 @@ func (e *Extractor) problem(r *rule, c *atomic.Uint64, line *pipeline.Line, what
 	}
 }
 
+// problemWith is problem with a detail that costs an allocation to write,
+// so it is written only for a sample.
+func (e *Extractor) problemWith(r *rule, c *atomic.Uint64, line *pipeline.Line, what, name string, detail func() string) {
+	if n, sample := count(c); sample && !line.Replay && !line.AggregateOnly {
+		e.log.Warn(what, "rule", r.name, "key", name, "detail", detail(), "file", line.Path, "offset", line.Offset, "count", n)
+	}
+}
+
 // count adds one to c and says whether to log this event: at counts 1, 10,
 // 100, ... a sample with file and offset is logged, never a flood. The
 // counters are the record.
@@ -538,6 +560,8 @@ func (s *source) sample(line *pipeline.Line) {
 	if len(s.samples) >= maxSamples {
 		return
 	}
+	// A copy either way: the caller may reuse the line's bytes (see
+	// Extract).
 	text := line.Text
 	if len(text) > 200 {
 		cut := 200
@@ -545,6 +569,8 @@ func (s *source) sample(line *pipeline.Line) {
 			cut--
 		}
 		text = text[:cut] + "…"
+	} else {
+		text = strings.Clone(text)
 	}
 	s.samples = append(s.samples, Sample{Origin: line.Origin, Text: text})
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -370,5 +371,53 @@ func TestReplayRebuildsSeparation(t *testing.T) {
 		if s, r := st.Sources[0], st.Rules[0]; s.Lines != uint64(200-cut) || s.Replayed != uint64(cut) || r.Taken != uint64(200-cut) || r.Points != uint64(200-cut) {
 			t.Errorf("restart after line %d: lines %d, replayed %d, taken %d, points %d", cut, s.Lines, s.Replayed, r.Taken, r.Points)
 		}
+	}
+}
+
+// TestExtractKeepsNoText: `logmetrics test` hands Extract lines whose text
+// borrows a buffer it overwrites with the next read, so nothing Extract
+// leaves behind (points, samples of lines no rule took) may share the
+// line's bytes.
+func TestExtractKeepsNoText(t *testing.T) {
+	tests := []struct {
+		name string
+		rule Rule
+		line string
+	}{
+		{"regex", Rule{Name: "r", Mode: Regex, Pattern: `^(?P<t>\d+) (?P<m>\w+) (?P<s>\w+)$`, Time: unixTime,
+			Tags: []TagSpec{{"method", "m"}}, Fields: []FieldSpec{{Key: "s", From: "s", Type: TypeString}}},
+			"100 GET done"},
+		{"json", Rule{Name: "r", Mode: JSON, Time: unixTime,
+			Tags: []TagSpec{{"method", "m"}}, Fields: []FieldSpec{{Key: "s", From: "s", Type: TypeString}}},
+			`{"t":100,"m":"GET","s":"done"}`},
+		{"logfmt", Rule{Name: "r", Mode: Logfmt, Time: unixTime,
+			Tags: []TagSpec{{"method", "m"}}, Fields: []FieldSpec{{Key: "s", From: "s", Type: TypeString}}},
+			`t=100 m=GET s=done`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{tc.rule}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec pipeline.Record
+			for _, text := range []string{tc.line, "taken by no rule"} {
+				buf := []byte(text)
+				line := pipeline.Line{Origin: pipeline.Origin{Path: "f.log"}, Source: "s", Text: unsafe.String(&buf[0], len(buf))}
+				ex.Extract(&line, &rec)
+				for i := range buf {
+					buf[i] = 'x'
+				}
+				if text == tc.line {
+					want := []string{"r,method=GET s=\"done\" 100000000000"}
+					if diff := cmp.Diff(want, show(rec.Points)); diff != "" {
+						t.Errorf("points after the line's bytes changed (-want +got):\n%s", diff)
+					}
+				}
+			}
+			if got := ex.Stats().Sources[0].Samples; len(got) != 1 || got[0].Text != "taken by no rule" {
+				t.Errorf("samples after the line's bytes changed: %+v", got)
+			}
+		})
 	}
 }

@@ -46,6 +46,10 @@ import (
 // which costs at most extra nudges, never a collision.
 type separator struct {
 	files map[pipeline.FileID]*fileTimes
+	// last is files[lastFile] (nil when not known): lines come in runs
+	// of one file, and a FileID hashes slowly.
+	lastFile pipeline.FileID
+	last     *fileTimes
 }
 
 const (
@@ -99,10 +103,13 @@ func newSeparator() *separator {
 // stamp returns the time point p of file is written with, given its own
 // time t (within [minStorable, maxStorable]), and how it was placed.
 func (s *separator) stamp(file pipeline.FileID, p *pipeline.Point, t int64) (int64, placement) {
-	f := s.files[file]
-	if f == nil {
-		f = &fileTimes{series: map[uint64]*seriesTimes{}}
-		s.files[file] = f
+	f := s.last
+	if f == nil || s.lastFile != file {
+		if f = s.files[file]; f == nil {
+			f = &fileTimes{series: map[uint64]*seriesTimes{}}
+			s.files[file] = f
+		}
+		s.lastFile, s.last = file, f
 	}
 	f.points++
 	key := seriesKey(p)
@@ -151,6 +158,9 @@ func (s *separator) stamp(file pipeline.FileID, p *pipeline.Point, t int64) (int
 // release frees the state of a file no line of which follows.
 func (s *separator) release(file pipeline.FileID) {
 	delete(s.files, file)
+	if s.lastFile == file {
+		s.last = nil
+	}
 }
 
 // forget drops the least recently stamped series until the file holds at
@@ -256,7 +266,11 @@ func seriesKey(p *pipeline.Point) uint64 {
 const fnvPrime = 1099511628211
 
 func hashText(h uint64, s string) uint64 {
-	for i := 0; i < len(s); {
+	i := 0
+	for ; i < len(s) && hashedAsIs[s[i]]; i++ { // the usual bytes, without the cases below
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			i++
@@ -282,6 +296,15 @@ func hashText(h uint64, s string) uint64 {
 	// differ.
 	return (h ^ 0xff) * fnvPrime
 }
+
+// hashedAsIs marks the bytes hashText hashes as themselves wherever they
+// stand: printable ASCII but for the backslash and '#'.
+var hashedAsIs = func() (set [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		set[c] = c != '\\' && c != '#'
+	}
+	return set
+}()
 
 func hashRuneError(h uint64) uint64 {
 	return (h ^ 0xfffd) * fnvPrime

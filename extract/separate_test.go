@@ -261,3 +261,25 @@ func TestRunReleasesFile(t *testing.T) {
 		t.Error("the replayed line left no state")
 	}
 }
+
+// TestReleaseForgetsTimes: a file released and then read again from its
+// start (a test run over the same file twice, an archive backfilled again)
+// gets its points' own times again: nothing of its old state is left, the
+// separator's memo of the latest file included.
+func TestReleaseForgetsTimes(t *testing.T) {
+	s := newSeparator()
+	a, b := pipeline.FileID{Ino: 1}, pipeline.FileID{Ino: 2}
+	p := &pipeline.Point{Measurement: "m"}
+	stamp := func(f pipeline.FileID) int64 {
+		got, _ := s.stamp(f, p, 100)
+		return got
+	}
+	if got := []int64{stamp(a), stamp(a), stamp(b)}; !slices.Equal(got, []int64{100, 101, 100}) {
+		t.Fatalf("times %v, want [100 101 100]", got)
+	}
+	s.release(a)
+	s.release(b)
+	if got := []int64{stamp(b), stamp(a), stamp(a)}; !slices.Equal(got, []int64{100, 100, 101}) {
+		t.Errorf("after release: times %v, want [100 100 101]", got)
+	}
+}

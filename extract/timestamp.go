@@ -33,6 +33,9 @@ type timeParser struct {
 	// wallClock is set when the layout has no zone and no day of the
 	// year: its text is a wall clock in loc, whatever the date.
 	wallClock bool
+	// rfc3339 is set for the RFC 3339 layouts, which parseRFC3339 reads
+	// faster than time.Parse.
+	rfc3339 bool
 }
 
 // missingDate is what a layout leaves out of the date.
@@ -98,7 +101,8 @@ func compileTime(layout, location string) (*timeParser, error) {
 		return nil, &partError{"time.layout", err}
 	}
 	return &timeParser{kind: timeLayout, layout: goLayout, loc: loc, zoneName: zoneByName(goLayout), missing: missing,
-		wallClock: !hasZone(goLayout) && !strings.Contains(goLayout, "002") && !strings.Contains(goLayout, "__2")}, nil
+		wallClock: !hasZone(goLayout) && !strings.Contains(goLayout, "002") && !strings.Contains(goLayout, "__2"),
+		rfc3339:   goLayout == time.RFC3339 || goLayout == time.RFC3339Nano}, nil
 }
 
 // zoneElements are what Go reads a zone from: an abbreviation, or an offset
@@ -253,6 +257,13 @@ func (p *timeParser) parse(s string, modTime time.Time) (int64, error) {
 	var err error
 	switch p.missing {
 	case fullDate:
+		if p.rfc3339 {
+			// The offset in the text fixes the time; p.loc would only
+			// name its zone.
+			if ns, ok := parseRFC3339(s); ok {
+				return ns, nil
+			}
+		}
 		t, err = time.ParseInLocation(p.layout, s, p.loc)
 	case noYear:
 		t, err = p.inferYear(s, modTime.Add(yearTolerance))

@@ -2,7 +2,11 @@ package extract
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/go-logfmt/logfmt"
@@ -145,8 +149,42 @@ func (lc *lineCtx) jsonValue(v *fastjson.Value) value {
 // logfmtMatcher takes lines holding at least one of the rule's tag or field
 // keys. When a key repeats, its first value counts (as for JSON).
 type logfmtMatcher struct {
-	index map[string]int // key -> position in vals
-	data  []bool         // per name: a tag or field name
+	names []string
+	// index, for a rule with more than linearNames names, finds a key's
+	// position in vals; fewer are compared one by one, which is cheaper
+	// than hashing every key of the line.
+	index map[string]int
+	data  []bool // per name: a tag or field name
+}
+
+// linearNames is the most names a logfmt rule finds by comparing.
+const linearNames = 16
+
+func newLogfmtMatcher(names []string) *logfmtMatcher {
+	m := &logfmtMatcher{names: names}
+	if len(names) > linearNames {
+		m.index = make(map[string]int, len(names))
+		for i, name := range names {
+			m.index[name] = i
+		}
+	}
+	return m
+}
+
+// at returns the position of key in vals, or -1.
+func (m *logfmtMatcher) at(key string) int {
+	if m.index != nil {
+		if i, ok := m.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, name := range m.names {
+		if name == key {
+			return i
+		}
+	}
+	return -1
 }
 
 func (m *logfmtMatcher) fill(lc *lineCtx, vals []value) bool {
@@ -159,8 +197,11 @@ func (m *logfmtMatcher) fill(lc *lineCtx, vals []value) bool {
 	}
 	any := false
 	for _, kv := range lc.pairs {
-		if i, ok := m.index[kv.key]; ok && !vals[i].ok && kv.hasValue {
-			vals[i] = value{s: kv.value, ok: true}
+		if !kv.hasValue {
+			continue
+		}
+		if i := m.at(kv.key); i >= 0 && !vals[i].ok {
+			vals[i] = value{s: kv.text(), ok: true}
 			any = any || m.data[i]
 		}
 	}
@@ -171,13 +212,26 @@ func (m *logfmtMatcher) fill(lc *lineCtx, vals []value) bool {
 type pair struct {
 	key, value string
 	hasValue   bool
+	// escaped marks a quoted value with backslash escapes: value is then
+	// the quoted text as the line has it, unescaped only if a rule reads
+	// it (text), since few do and unescaping allocates.
+	escaped bool
+}
+
+// text is the pair's value, unescaped.
+func (kv pair) text() string {
+	if !kv.escaped {
+		return kv.value
+	}
+	s, _ := unquoteLogfmt(kv.value) // checked by validEscapes while scanning
+	return s
 }
 
 // scanLogfmt appends the pairs of line to dst. It reads what
 // github.com/go-logfmt/logfmt reads (a differential fuzz test holds it to
 // that), but where that decoder stops at the first malformed token, this
 // scanner skips the token and goes on, so one odd value does not cost the
-// whole line. Quoted values are unescaped as go-logfmt does.
+// whole line. Quoted values are unescaped as go-logfmt does (pair.text).
 func scanLogfmt(line string, dst []pair) []pair {
 	i, n := 0, len(line)
 	for i < n {
@@ -192,7 +246,7 @@ func scanLogfmt(line string, dst []pair) []pair {
 			i++
 		}
 		key := line[start:i]
-		if i < n && line[i] == '"' || key == "" || strings.ContainsRune(key, '\uFFFD') {
+		if i < n && line[i] == '"' || key == "" || hasRuneError(key) {
 			i = skipToken(line, i)
 			continue
 		}
@@ -206,10 +260,10 @@ func scanLogfmt(line string, dst []pair) []pair {
 			continue
 		}
 		if line[i] == '"' {
-			v, next, ok := scanQuoted(line, i)
+			v, escaped, next, ok := scanQuoted(line, i)
 			i = next
 			if ok {
-				dst = append(dst, pair{key: key, value: v, hasValue: v != ""})
+				dst = append(dst, pair{key: key, value: v, hasValue: v != "", escaped: escaped})
 			}
 			continue
 		}
@@ -226,6 +280,17 @@ func scanLogfmt(line string, dst []pair) []pair {
 	return dst
 }
 
+// hasRuneError reports whether s holds U+FFFD or bytes that are not UTF-8,
+// as strings.ContainsRune(s, utf8.RuneError) does, without decoding ASCII.
+func hasRuneError(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ContainsRune(s[i:], utf8.RuneError)
+		}
+	}
+	return false
+}
+
 // skipToken moves past the rest of a malformed token.
 func skipToken(line string, i int) int {
 	for i < len(line) && line[i] > ' ' {
@@ -235,9 +300,9 @@ func skipToken(line string, i int) int {
 }
 
 // scanQuoted reads the quoted value starting at line[i] == '"'. It returns
-// the value, the index after it, and false for an unterminated or invalid
-// quoted value.
-func scanQuoted(line string, i int) (string, int, bool) {
+// the value (with escapes, the quoted text as is, and escaped set), the
+// index after it, and false for an unterminated or invalid quoted value.
+func scanQuoted(line string, i int) (v string, escaped bool, next int, ok bool) {
 	start := i
 	esc, hasEsc := false, false
 	for i++; i < len(line); i++ {
@@ -249,16 +314,64 @@ func scanQuoted(line string, i int) (string, int, bool) {
 		case c == '"':
 			quoted := line[start : i+1]
 			if !hasEsc {
-				return quoted[1 : len(quoted)-1], i + 1, true
+				return quoted[1 : len(quoted)-1], false, i + 1, true
 			}
-			s, ok := unquoteLogfmt(quoted)
-			if !ok {
-				return "", skipToken(line, i+1), false
+			if !validEscapes(quoted[1 : len(quoted)-1]) {
+				return "", false, skipToken(line, i+1), false
 			}
-			return s, i + 1, true
+			return quoted, true, i + 1, true
 		}
 	}
-	return "", len(line), false
+	return "", false, len(line), false
+}
+
+// validEscapes reports whether go-logfmt unquotes s, the inside of a
+// quoted value: its escapes are known ones and it has no control
+// characters. It is go-logfmt's unquoting less the writing (a fuzz test
+// holds it to that), so that values no rule reads cost no allocation.
+func validEscapes(s string) bool {
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			r++
+			if r >= len(s) {
+				return false
+			}
+			switch s[r] {
+			case '"', '\\', '/', '\'', 'b', 'f', 'n', 'r', 't':
+				r++
+			case 'u':
+				rr := getu4(s[r-1:])
+				if rr < 0 {
+					return false
+				}
+				r += 5
+				if utf16.IsSurrogate(rr) && utf16.DecodeRune(rr, getu4(s[r:])) != unicode.ReplacementChar {
+					r += 6 // a valid pair
+				}
+			default:
+				return false
+			}
+		case c == '"', c < ' ':
+			return false
+		default:
+			r++ // bytes of UTF-8 sequences, valid or not, are neither
+		}
+	}
+	return true
+}
+
+// getu4 decodes \uXXXX from the start of s, or returns -1, as go-logfmt
+// does.
+func getu4(s string) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	r, err := strconv.ParseUint(s[2:6], 16, 64)
+	if err != nil {
+		return -1
+	}
+	return rune(r)
 }
 
 // unquoteLogfmt unescapes a quoted value with backslashes in it. That is

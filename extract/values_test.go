@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/go-logfmt/logfmt"
@@ -9,31 +10,45 @@ import (
 	"github.com/valyala/fastjson"
 )
 
+// kv is a pair as a rule reads it: escaped values unescaped.
+type kv struct {
+	key, value string
+	hasValue   bool
+}
+
+func resolved(pairs []pair) []kv {
+	var out []kv
+	for _, p := range pairs {
+		out = append(out, kv{p.key, p.text(), p.hasValue})
+	}
+	return out
+}
+
 func TestScanLogfmt(t *testing.T) {
 	tests := []struct {
 		name, line string
-		want       []pair
+		want       []kv
 	}{
 		{name: "empty", line: "", want: nil},
-		{name: "simple", line: "a=1 b=two", want: []pair{{"a", "1", true}, {"b", "two", true}}},
-		{name: "quoted with spaces", line: `msg="request done" level=info`, want: []pair{{"msg", "request done", true}, {"level", "info", true}}},
-		{name: "escaped quote and newline", line: `msg="say \"hi\"\nbye"`, want: []pair{{"msg", "say \"hi\"\nbye", true}}},
-		{name: "bare key and empty value", line: "flag a= b", want: []pair{{"flag", "", false}, {"a", "", false}, {"b", "", false}}},
-		{name: "empty quoted", line: `a="" b=1`, want: []pair{{"a", "", false}, {"b", "1", true}}},
-		{name: "tabs and repeated spaces", line: "a=1\t\tb=2   c=3", want: []pair{{"a", "1", true}, {"b", "2", true}, {"c", "3", true}}},
-		{name: "garbage token skipped", line: `a=1 b=x"y c=3`, want: []pair{{"a", "1", true}, {"c", "3", true}}},
-		{name: "equals in bare value skipped", line: `a=b=c d=4`, want: []pair{{"d", "4", true}}},
-		{name: "unterminated quote", line: `a=1 b="open`, want: []pair{{"a", "1", true}}},
-		{name: "leading equals", line: `=x a=1`, want: []pair{{"a", "1", true}}},
-		{name: "unicode escape", line: `u="\u00e9"`, want: []pair{{"u", "é", true}}},
-		{name: "invalid escape", line: `u="\q" v=1`, want: []pair{{"v", "1", true}}},
-		{name: "invalid utf-8 key skipped", line: "\xff=1 a=2", want: []pair{{"a", "2", true}}},
-		{name: "duplicate keys kept in order", line: "a=1 a=2", want: []pair{{"a", "1", true}, {"a", "2", true}}},
+		{name: "simple", line: "a=1 b=two", want: []kv{{"a", "1", true}, {"b", "two", true}}},
+		{name: "quoted with spaces", line: `msg="request done" level=info`, want: []kv{{"msg", "request done", true}, {"level", "info", true}}},
+		{name: "escaped quote and newline", line: `msg="say \"hi\"\nbye"`, want: []kv{{"msg", "say \"hi\"\nbye", true}}},
+		{name: "bare key and empty value", line: "flag a= b", want: []kv{{"flag", "", false}, {"a", "", false}, {"b", "", false}}},
+		{name: "empty quoted", line: `a="" b=1`, want: []kv{{"a", "", false}, {"b", "1", true}}},
+		{name: "tabs and repeated spaces", line: "a=1\t\tb=2   c=3", want: []kv{{"a", "1", true}, {"b", "2", true}, {"c", "3", true}}},
+		{name: "garbage token skipped", line: `a=1 b=x"y c=3`, want: []kv{{"a", "1", true}, {"c", "3", true}}},
+		{name: "equals in bare value skipped", line: `a=b=c d=4`, want: []kv{{"d", "4", true}}},
+		{name: "unterminated quote", line: `a=1 b="open`, want: []kv{{"a", "1", true}}},
+		{name: "leading equals", line: `=x a=1`, want: []kv{{"a", "1", true}}},
+		{name: "unicode escape", line: `u="\u00e9"`, want: []kv{{"u", "é", true}}},
+		{name: "invalid escape", line: `u="\q" v=1`, want: []kv{{"v", "1", true}}},
+		{name: "invalid utf-8 key skipped", line: "\xff=1 a=2", want: []kv{{"a", "2", true}}},
+		{name: "duplicate keys kept in order", line: "a=1 a=2", want: []kv{{"a", "1", true}, {"a", "2", true}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := scanLogfmt(tc.line, nil)
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(pair{})); diff != "" {
+			got := resolved(scanLogfmt(tc.line, nil))
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(kv{})); diff != "" {
 				t.Errorf("scanLogfmt(%q) (-want +got):\n%s", tc.line, diff)
 			}
 		})
@@ -50,18 +65,18 @@ func FuzzLogfmt(f *testing.F) {
 		if bytes.ContainsAny([]byte(line), "\n\r") {
 			return // lines never hold line breaks
 		}
-		var want []pair
+		var want []kv
 		dec := logfmt.NewDecoder(bytes.NewReader([]byte(line)))
 		for dec.ScanRecord() {
 			for dec.ScanKeyval() {
-				want = append(want, pair{key: string(dec.Key()), value: string(dec.Value()), hasValue: dec.Value() != nil})
+				want = append(want, kv{key: string(dec.Key()), value: string(dec.Value()), hasValue: dec.Value() != nil})
 			}
 		}
 		if dec.Err() != nil {
 			return // malformed: we are lenient where the decoder gives up
 		}
-		got := scanLogfmt(line, nil)
-		if diff := cmp.Diff(want, got, cmp.AllowUnexported(pair{})); diff != "" {
+		got := resolved(scanLogfmt(line, nil))
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(kv{})); diff != "" {
 			t.Errorf("scanLogfmt(%q) (-go-logfmt +ours):\n%s", line, diff)
 		}
 	})
@@ -97,4 +112,36 @@ func TestJSONPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzValidEscapes holds validEscapes, which the scanner checks quoted
+// values with, to go-logfmt's unquoting, which a rule reading the value
+// then does: a value the scanner keeps always unquotes.
+func FuzzValidEscapes(f *testing.F) {
+	for _, s := range []string{`a\"b`, `\u00e9`, `\ud83d\ude00`, `\ud83dx`, `\q`, "a\\\tb", `\u12`, `x\`, "\xff\\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.ContainsAny(s, "\n\r") || !strings.Contains(s, `\`) {
+			return // lines never hold line breaks; without escapes nothing is unquoted
+		}
+		esc := false
+		for i := 0; i < len(s); i++ {
+			switch {
+			case esc:
+				esc = false
+			case s[i] == '\\':
+				esc = true
+			case s[i] == '"':
+				return // the quoted value would end here
+			}
+		}
+		if esc {
+			return // the closing quote would be escaped
+		}
+		_, want := unquoteLogfmt(`"` + s + `"`)
+		if got := validEscapes(s); got != want {
+			t.Errorf("validEscapes(%q) = %v, go-logfmt unquotes it: %v", s, got, want)
+		}
+	})
 }

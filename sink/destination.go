@@ -2,7 +2,6 @@ package sink
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -19,7 +18,15 @@ import (
 	"unicode/utf8"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/klauspost/compress/gzip"
 )
+
+// gzipLevel is the compression of write bodies: klauspost/compress's
+// fastest level compresses line protocol about 8 to 1 at several times
+// the speed of the standard library's default level, which cost a run
+// into InfluxDB a fifth of its CPU (BenchmarkGzip); the few more bytes
+// are cheaper to send than to squeeze.
+const gzipLevel = gzip.BestSpeed
 
 const (
 	// maxBodyStart is how much of the server's error message is kept for
@@ -190,7 +197,7 @@ func (d *InfluxDB) gzip(batch []byte) ([]byte, error) {
 	case gz = <-d.gzips:
 		gz.Reset(buf)
 	default:
-		gz = gzip.NewWriter(buf)
+		gz, _ = gzip.NewWriterLevel(buf, gzipLevel) // a valid level: no error
 	}
 	_, err := gz.Write(batch)
 	if cerr := gz.Close(); err == nil {

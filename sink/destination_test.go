@@ -302,3 +302,30 @@ func TestResponseError(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkGzip is the compression of one batch of line protocol, as
+// WriteBatch does it before posting.
+func BenchmarkGzip(b *testing.B) {
+	points := benchBatch()
+	var batch []byte
+	for i := range points {
+		batch = AppendPoint(batch, &points[i])
+	}
+	d, err := NewInfluxDB(Config{URL: "http://127.0.0.1:1", Bucket: "b"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	body, err := d.gzip(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(batch)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.gzip(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(batch))/float64(len(body)), "x_smaller")
+}

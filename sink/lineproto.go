@@ -23,6 +23,18 @@ type nameRules struct {
 	// hashFirst makes a leading '#' U+FFFD: a line that starts with '#'
 	// is a comment to InfluxDB and to the lineprotocol decoder.
 	hashFirst bool
+	// plain bytes are written as they are wherever they stand (printable
+	// ASCII, neither escaped nor a backslash), so that a run of them is
+	// copied at once.
+	plain byteSet
+}
+
+func newNameRules(escaped, breaksBackslash string, hashFirst bool) nameRules {
+	r := nameRules{escaped: newByteSet(escaped), breaksBackslash: newByteSet(breaksBackslash), hashFirst: hashFirst}
+	for c := 0x20; c < 0x7f; c++ {
+		r.plain[c] = c != '\\' && !r.escaped[c]
+	}
+	return r
 }
 
 type byteSet [256]bool
@@ -36,19 +48,9 @@ func newByteSet(chars string) byteSet {
 }
 
 var (
-	measurementRules = nameRules{
-		escaped:         newByteSet(", "),
-		breaksBackslash: newByteSet(", =\""),
-		hashFirst:       true,
-	}
-	tagRules = nameRules{
-		escaped:         newByteSet(", ="),
-		breaksBackslash: newByteSet(" "),
-	}
-	fieldKeyRules = nameRules{
-		escaped:         newByteSet(", ="),
-		breaksBackslash: newByteSet(", =\""),
-	}
+	measurementRules = newNameRules(", ", ", =\"", true)
+	tagRules         = newNameRules(", =", " ", false)
+	fieldKeyRules    = newNameRules(", =", ", =\"", false)
 )
 
 // AppendPoint appends p to dst as one line of line protocol, ending in
@@ -139,7 +141,14 @@ func AppendPoint(dst []byte, p *pipeline.Point) []byte {
 }
 
 func appendName(dst []byte, s string, rules *nameRules) []byte {
-	for i := 0; i < len(s); {
+	i := 0
+	if !(rules.hashFirst && s != "" && s[0] == '#') {
+		for i < len(s) && rules.plain[s[i]] {
+			i++
+		}
+		dst = append(dst, s[:i]...)
+	}
+	for i < len(s) {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			var size int

@@ -755,15 +755,17 @@ func TestRunFlushBySize(t *testing.T) {
 		if err := b.close(); err != nil {
 			t.Fatal(err)
 		}
+		// The first record of each second is read at once; the ones
+		// right after it are gathered for gatherDelay.
 		want := []fakeWrite{
 			{0, line("a", 1) + line("b", 2) + line("c", 3)},
-			{time.Second, line("d", 4) + line("e", 5) + line("f", 6)},
-			{2 * time.Second, line("g", 7)}, // flushed when the input closed
+			{time.Second + gatherDelay, line("d", 4) + line("e", 5) + line("f", 6)},
+			{2*time.Second + gatherDelay, line("g", 7)}, // flushed when the input closed
 		}
 		if diff := cmp.Diff(want, dst.Writes()); diff != "" {
 			t.Errorf("writes (-want +got):\n%s", diff)
 		}
-		wantAcks := []timedAck{{0, ack("f", 20)}, {time.Second, ack("f", 50)}, {2 * time.Second, ack("f", 60)}}
+		wantAcks := []timedAck{{0, ack("f", 20)}, {time.Second + gatherDelay, ack("f", 50)}, {2*time.Second + gatherDelay, ack("f", 60)}}
 		if diff := cmp.Diff(wantAcks, b.Acks()); diff != "" {
 			t.Errorf("acks (-want +got):\n%s", diff)
 		}
@@ -1088,4 +1090,27 @@ func TestNewInfluxDBNeedsURL(t *testing.T) {
 	if _, err := NewInfluxDB(Config{}); err == nil {
 		t.Error("NewInfluxDB without a url: no error")
 	}
+}
+
+// TestRunGathers: a record that comes within gatherDelay of the one
+// before is left to queue up with those after it until gatherDelay after
+// that one, so that a busy pipeline does not wake the sink for every
+// record; a lone record is read at once.
+func TestRunGathers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dst := newFakeDst()
+		b := startBubble(t.Context(), t, Config{BatchSize: 3, FlushInterval: time.Hour}, dst)
+		b.in <- record("f", 10, point("a", 1)) // read at once
+		time.Sleep(gatherDelay / 4)
+		b.in <- record("f", 20, point("b", 2)) // soon after: gathering
+		time.Sleep(gatherDelay / 4)
+		b.in <- record("f", 30, point("c", 3)) // waits for the gathering's end
+		if err := b.close(); err != nil {
+			t.Fatal(err)
+		}
+		want := []fakeWrite{{gatherDelay/4 + gatherDelay, line("a", 1) + line("b", 2) + line("c", 3)}}
+		if diff := cmp.Diff(want, dst.Writes()); diff != "" {
+			t.Errorf("writes (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -108,6 +108,14 @@ type follower struct {
 	statMod  time.Time
 	lastOff  int64
 
+	// While bytes read are fed to the splitter: chunk holds their
+	// complete lines as one string, which the Lines' Texts are cut from
+	// (see text), and chunkAt is the file offset of its first byte;
+	// readAt is when they were read, every Line's ReadAt.
+	chunk   string
+	chunkAt int64
+	readAt  time.Time
+
 	// seenSize is the size the last check found; seenTail the bytes just
 	// before the read offset, which a rewrite would change.
 	seenSize int64
@@ -224,7 +232,7 @@ func (f *follower) read(ctx context.Context, lines chan<- pipeline.Line) (grew b
 		// lose (one stat per buffer read).
 		f.noteSize()
 	}
-	err = f.sp.feed(data, f.emitter(ctx, lines))
+	err = f.feed(data, f.emitter(ctx, lines))
 	f.keepTail(data)
 	if print := f.print.Load(); print != nil && print.FingerprintBytes < fingerprintBytes && f.sp.pos > print.FingerprintBytes {
 		f.refine()
@@ -251,6 +259,43 @@ func (f *follower) sameHead(head []byte) bool {
 	}
 }
 
+// feed feeds data, the bytes at the read offset just read, to the
+// splitter with emit. The complete lines of data become one string, which
+// their Texts share: one allocation and copy per read rather than per
+// line. A chunk lives while a line of it waits to be extracted; what
+// extraction keeps of a line it copies (extract's keeper), so no chunk
+// outlives its lines' records.
+func (f *follower) feed(data []byte, emit func(line) error) error {
+	f.readAt = f.now()
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		f.chunk, f.chunkAt = string(data[:i+1]), f.sp.pos
+	}
+	err := f.sp.feed(data, emit)
+	f.chunk = ""
+	return err
+}
+
+// text returns the text of l as a string: cut from the chunk when the
+// whole line is in it, else (a line begun in an earlier read, gathered
+// by the splitter) a copy of its own.
+func (f *follower) text(l line) string {
+	if len(l.text) == 0 {
+		return ""
+	}
+	e := l.end - 1 - f.chunkAt // where its "\n" is in the chunk
+	if e < 0 || e >= int64(len(f.chunk)) {
+		return string(l.text)
+	}
+	if e > 0 && f.chunk[e-1] == '\r' {
+		e-- // a "\r\n" ending: the text stops before the "\r"
+	}
+	b := e - int64(len(l.text))
+	if b < 0 {
+		return string(l.text) // begun before the chunk
+	}
+	return f.chunk[b:e]
+}
+
 // emitter returns the splitter's emit for this file: it counts each line
 // and sends the ones not too long.
 func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func(line) error {
@@ -263,8 +308,16 @@ func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func
 			}
 			return nil
 		}
+		pl := f.line(l)
+		// Without the select while there is room: it costs more than
+		// the send.
 		select {
-		case lines <- f.line(l):
+		case lines <- pl:
+			return nil
+		default:
+		}
+		select {
+		case lines <- pl:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -314,7 +367,7 @@ func (f *follower) readStream(ctx context.Context, r io.Reader, lines chan<- pip
 	emit := f.emitter(ctx, lines)
 	for {
 		n, err := r.Read(buf)
-		if ferr := f.sp.feed(buf[:n], emit); ferr != nil {
+		if ferr := f.feed(buf[:n], emit); ferr != nil {
 			return ferr
 		}
 		f.keepTail(buf[:n])
@@ -666,8 +719,8 @@ func (f *follower) line(l line) pipeline.Line {
 		Adopted: adopted,
 		Origin:  pipeline.Origin{Path: f.linePath(), Offset: l.end, File: f.id},
 		Source:  f.source,
-		Text:    string(l.text),
-		ReadAt:  f.now(),
+		Text:    f.text(l),
+		ReadAt:  f.readAt,
 		ModTime: f.modTime(l.end),
 		Replay:  l.end <= f.replayUntil,
 	}

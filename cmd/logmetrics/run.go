@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -257,9 +258,9 @@ func (p *agentPipeline) run(parent context.Context, sigs <-chan os.Signal) error
 	lines := make(chan pipeline.Line, p.lineCap)
 	recs := make(chan pipeline.Record, p.recCap)
 	acks := make(chan pipeline.Ack, 64)
-	g.Go(func() error { return p.tl.Run(readCtx, lines, acks) }) // closes lines; commits acks
-	g.Go(func() error { return p.ex.Run(gctx, lines, recs) })    // closes recs
-	g.Go(func() error { return p.sk.Run(gctx, recs, acks) })     // closes acks
+	g.Go(func() error { return p.tl.Run(readCtx, lines, acks) })                             // closes lines; commits acks
+	g.Go(func() error { return p.ex.RunParallel(gctx, lines, recs, runtime.GOMAXPROCS(0)) }) // closes recs; extraction on every core, records in line order
+	g.Go(func() error { return p.sk.Run(gctx, recs, acks) })                                 // closes acks
 	waited := make(chan error, 1)
 	go func() { waited <- g.Wait() }() // owned by run, or by the exit after a second signal
 	var err error

@@ -14,8 +14,8 @@ import (
 )
 
 // TestInputs makes sure every whole-process benchmark of make bench measures
-// the work it claims: on a small corpus, the floors, logmetrics test on both
-// corpora and logmetrics backfill on the gzip copy each make one point per
+// the work it claims: on a small corpus, the floors, logmetrics test on the
+// nginx, JSON and logfmt corpora and logmetrics backfill on the gzip copy each make one point per
 // line, and all of them the same line protocol, byte for byte.
 func TestInputs(t *testing.T) {
 	const n = 1000
@@ -65,8 +65,10 @@ func TestInputs(t *testing.T) {
 	}
 	got := map[string][]byte{
 		"fastjson floor": floor("fastjson floor", func(r *os.File, w *bytes.Buffer) (int, error) { return floors.FastJSON(r, w) }, benchsuite.JSONFile),
+		"logfmt floor":   floor("logfmt floor", func(r *os.File, w *bytes.Buffer) (int, error) { return floors.Logfmt(r, w) }, benchsuite.LogfmtFile),
 		"test nginx":     logmetrics("test", "-config", c.Path(benchsuite.NginxConfig), "-source", "nginx", c.Path(benchsuite.NginxFile)),
 		"test json":      logmetrics("test", "-config", c.Path(benchsuite.JSONConfig), "-source", "json", c.Path(benchsuite.JSONFile)),
+		"test logfmt":    logmetrics("test", "-config", c.Path(benchsuite.LogfmtConfig), "-source", "logfmt", c.Path(benchsuite.LogfmtFile)),
 		"backfill gzip":  logmetrics("backfill", "-config", c.Path(benchsuite.NginxConfig), "-source", "nginx", c.Path(benchsuite.GzipFile)),
 	}
 	for name, lp := range got {

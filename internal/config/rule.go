@@ -123,6 +123,10 @@ func (c *ruleChecker) mode(r *ruleHCL) {
 			c.warnf(r.RegexValueRange, nil, "Regex ends in white space",
 				"The regex of rule %q ends in spaces or tabs, which a line must then end with too; if that is not meant, remove them (a heredoc keeps trailing spaces).", c.name)
 		}
+		if slow, insts, limit := extract.SlowRegex(pat); slow {
+			c.warnf(r.RegexValueRange, nil, "Regex too large for the fast matchers",
+				"The regex of rule %q in source %q compiles to %d instructions, more than the %d Go's regexp runs with its backtracker, and has a shape logmetrics' own scanner does not take (such as a repeated group or \\b), so every line is matched by Go's NFA, about 4 times slower. Simplify it, or split it into rules with smaller regexes.", c.name, c.source, insts, limit)
+		}
 	}
 }
 

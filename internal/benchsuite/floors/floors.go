@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-logfmt/logfmt"
 	"github.com/valyala/fastjson"
 
 	"github.com/logmetrics/logmetrics/internal/benchsuite"
@@ -142,6 +143,70 @@ func FastJSON(in io.Reader, out io.Writer) (int, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
+		return w.n, err
+	}
+	return w.n, w.out.Flush()
+}
+
+// Logfmt converts the logfmt lines of the corpus with go-logfmt's decoder
+// (the one extract borrows for quoted values) and returns the number of
+// points. The decoder stops at the first syntax error, whose line it
+// returns: the corpus has none.
+func Logfmt(in io.Reader, out io.Writer) (int, error) {
+	dec := logfmt.NewDecoderSize(in, maxLine)
+	w := newWriter(out)
+	p := pipeline.Point{Measurement: benchsuite.Measurement, Tags: make([]pipeline.Tag, 2), Fields: make([]pipeline.Field, 0, 2)}
+	for dec.ScanRecord() {
+		var (
+			t                      time.Time
+			method, status         string
+			haveTime, haveB, haveR bool
+			nbytes                 int64
+			reqTime                float64
+			err                    error
+		)
+		for dec.ScanKeyval() {
+			v := dec.Value()
+			switch string(dec.Key()) {
+			case "time":
+				t, err = time.Parse(time.RFC3339Nano, string(v))
+				haveTime = err == nil
+			case "method":
+				method = string(v)
+			case "status":
+				status = string(v)
+			case "bytes":
+				nbytes, err = strconv.ParseInt(string(v), 10, 64)
+				haveB = err == nil
+			case "request_time":
+				reqTime, err = strconv.ParseFloat(string(v), 64)
+				haveR = err == nil
+			}
+		}
+		if dec.Err() != nil {
+			break
+		}
+		if !haveTime || method == "" || status == "" {
+			continue
+		}
+		p.Tags[0] = pipeline.Tag{Key: "method", Value: method}
+		p.Tags[1] = pipeline.Tag{Key: "status", Value: status}
+		p.Fields = p.Fields[:0]
+		if haveB {
+			p.Fields = append(p.Fields, pipeline.Field{Key: "bytes", Value: pipeline.IntValue(nbytes)})
+		}
+		if haveR {
+			p.Fields = append(p.Fields, pipeline.Field{Key: "request_time", Value: pipeline.FloatValue(reqTime)})
+		}
+		if len(p.Fields) == 0 {
+			continue
+		}
+		p.Time = t.UnixNano()
+		if err := w.emit(&p); err != nil {
+			return w.n, err
+		}
+	}
+	if err := dec.Err(); err != nil {
 		return w.n, err
 	}
 	return w.n, w.out.Flush()

@@ -139,23 +139,31 @@ func (s *influxd) count(db, m string) (int64, error) {
 // Linux build that matters here.
 const clockTicks = 100
 
-// cpu returns the server's user+sys CPU so far, from /proc (Linux only; 0
-// elsewhere), and its peak RSS in bytes (VmHWM).
+// cpu returns the server's user+sys CPU so far and its peak RSS in bytes
+// (VmHWM), from /proc (Linux only; 0 elsewhere).
 func (s *influxd) cpu() (time.Duration, int64) {
-	pid := strconv.Itoa(s.cmd.Process.Pid)
-	var total time.Duration
-	if b, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil {
-		// Fields after the command name, which is in parentheses.
-		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
-			f := strings.Fields(string(b[i+1:]))
-			if len(f) > 12 {
-				u, _ := strconv.ParseInt(f[11], 10, 64)
-				st, _ := strconv.ParseInt(f[12], 10, 64)
-				total = time.Duration(u+st) * time.Second / clockTicks
-			}
-		}
+	return procCPU(s.cmd.Process.Pid), procHWM(s.cmd.Process.Pid)
+}
+
+// procCPU returns the user+sys CPU of process pid so far, from
+// /proc/PID/stat, or 0 when /proc does not tell.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
 	}
-	return total, procHWM(s.cmd.Process.Pid)
+	// Fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) <= 12 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * time.Second / clockTicks
 }
 
 // procHWM returns VmHWM, the peak RSS of process pid in bytes, or 0 when

@@ -9,6 +9,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +42,9 @@ type options struct {
 	influxd   string
 	pkgs      string
 	skipGo    bool
+	idle      time.Duration
+	steady    time.Duration
+	rate      int
 }
 
 func run(args []string) int {
@@ -54,11 +59,14 @@ func run(args []string) int {
 	fs.StringVar(&o.influxd, "influxd", "bin/influxd", "InfluxDB 1.8 server binary for the run benchmark")
 	fs.StringVar(&o.pkgs, "pkgs", "./extract ./sink ./tailer ./cmd/logmetrics", "packages whose Go benchmarks run")
 	fs.BoolVar(&o.skipGo, "skip-go", false, "skip the Go benchmarks (reuse bench.txt if there is one)")
+	fs.DurationVar(&o.idle, "idle", time.Minute, "CPU of the idle run is counted over this `span`")
+	fs.DurationVar(&o.steady, "steady", time.Minute, "the steady-rate run is fed for this `span`")
+	fs.IntVar(&o.rate, "rate", 5000, "lines per second written for the steady-rate run")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.n < 1 || o.rounds < 1 || o.count < 1 || fs.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "benchsuite: -n, -rounds and -count must be at least 1, and no arguments")
+	if o.n < 1 || o.rounds < 1 || o.count < 1 || o.idle <= 0 || o.steady <= 0 || o.rate < 1 || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "benchsuite: -n, -rounds, -count and -rate must be at least 1, -idle and -steady positive, and no arguments")
 		return 2
 	}
 	if err := suite(o); err != nil {
@@ -120,6 +128,7 @@ func suite(o options) error {
 		{bin("logmetrics"), "./cmd/logmetrics"},
 		{bin("floor-regex"), "./internal/benchsuite/floors/regex"},
 		{bin("floor-fastjson"), "./internal/benchsuite/floors/fastjson"},
+		{bin("floor-logfmt"), "./internal/benchsuite/floors/logfmt"},
 	}
 	for _, b := range builds {
 		cmd := "go build -o " + b[0] + " " + b[1]
@@ -137,51 +146,102 @@ func suite(o options) error {
 	}
 	defer srv.stop()
 
-	lm := bin("logmetrics")
-	jobs := []*job{
-		{corpus: "nginx", name: "floor: Go regexp + encoder", floor: true,
-			args: []string{bin("floor-regex"), c.Path(benchsuite.NginxFile)}},
-		{corpus: "nginx", name: "logmetrics test",
-			args: []string{lm, "test", "-config", c.Path(benchsuite.NginxConfig), "-source", "nginx", c.Path(benchsuite.NginxFile)}, allocs: "BenchmarkExtract/regex"},
-		{corpus: "nginx", name: "logmetrics backfill (gzip)",
-			args: []string{lm, "backfill", "-config", c.Path(benchsuite.NginxConfig), "-source", "nginx", c.Path(benchsuite.GzipFile)}, allocs: "BenchmarkPipeline"},
-		{corpus: "nginx", name: "logmetrics run → InfluxDB", influx: true, allocs: "BenchmarkPipeline"},
-		{corpus: "json", name: "floor: fastjson + encoder", floor: true,
-			args: []string{bin("floor-fastjson"), c.Path(benchsuite.JSONFile)}},
-		{corpus: "json", name: "logmetrics test",
-			args: []string{lm, "test", "-config", c.Path(benchsuite.JSONConfig), "-source", "json", c.Path(benchsuite.JSONFile)}, allocs: "BenchmarkExtract/json"},
-	}
+	jobs := r.plan(bin, srv)
 	for _, j := range jobs {
-		if j.influx {
-			r.commands = append(r.commands, fmt.Sprintf("%s run -config RUN.hcl   # RUN.hcl: %s's rules, following a fresh copy of %s, with agent { state_dir } and influxdb { url, bucket = \"benchN/autogen\" } on a server of its own (bin/influxd); stopped by SIGTERM once SELECT count(request_time) FROM nginx returns %d",
-				lm, c.Path(benchsuite.NginxConfig), c.Path(benchsuite.NginxFile), c.N))
-			continue
-		}
-		r.commands = append(r.commands, strings.Join(j.args, " ")+" > /dev/null")
+		r.commands = append(r.commands, j.command)
 	}
 	for round := 1; round <= o.rounds; round++ {
 		step("round %d of %d", round, o.rounds)
 		for _, j := range jobs {
-			var m measurement
-			var err error
-			if j.influx {
-				m, err = runInflux(srv, lm, c, round)
-			} else {
-				m, err = measure(j.args)
-			}
+			m, err := j.measure()
 			if err != nil {
 				return fmt.Errorf("%s (%s): %w", j.name, j.corpus, err)
 			}
-			fmt.Printf("  %-6s %-28s wall %6.2fs  cpu %6.2fs  rss %5.1f MiB%s\n", j.corpus, j.name, m.wall.Seconds(), m.cpu.Seconds(), mib(m.rss), m.serverNote())
+			fmt.Printf("  %-6s %-36s wall %6.2fs  cpu %6.2fs  rss %5.1f MiB%s\n", j.corpus, j.name, m.wall.Seconds(), m.cpu.Seconds(), mib(m.rss), m.note())
 			j.runs = append(j.runs, m)
 		}
 	}
-	r.jobs = jobs
+	if p := r.job("backfill-pinned"); p != nil {
+		step("backfill output, pinned and not")
+		b := r.job("backfill")
+		for i, args := range [][]string{b.args, p.args} {
+			if r.outputSum[i], err = sha256Output(args); err != nil {
+				return fmt.Errorf("%s: %w", args, err)
+			}
+			fmt.Printf("  sha256 %s  %s\n", r.outputSum[i], strings.Join(args, " "))
+		}
+	}
 	r.goVersion = runtime.Version()
 	md := r.markdown()
 	fmt.Println()
 	fmt.Print(md)
 	return os.WriteFile(o.out, []byte(md), 0o644)
+}
+
+// plan lists the programs timed each round, in the order they run.
+func (r *report) plan(bin func(string) string, srv *influxd) []*job {
+	c, lm := r.corpus, bin("logmetrics")
+	process := func(j *job) *job {
+		j.command = strings.Join(j.args, " ") + " > /dev/null"
+		j.measure = func() (measurement, error) { return measure(j.args) }
+		return j
+	}
+	runCmd := func(what string) string {
+		return fmt.Sprintf("%s run -config RUN.hcl   # RUN.hcl: %s's rules with agent { state_dir } and influxdb { url, bucket = \"benchN/autogen\" } on a server of its own (%s), %s",
+			lm, c.Path(benchsuite.NginxConfig), r.opts.influxd, what)
+	}
+	nginxArgs := func(sub, file string) []string {
+		return []string{lm, sub, "-config", c.Path(benchsuite.NginxConfig), "-source", "nginx", c.Path(file)}
+	}
+	r.all = []*job{
+		process(&job{id: "floor-nginx", corpus: "nginx", name: "floor: Go regexp + encoder", floor: true,
+			args: []string{bin("floor-regex"), c.Path(benchsuite.NginxFile)}}),
+		process(&job{id: "test-nginx", corpus: "nginx", name: "logmetrics test",
+			args: nginxArgs("test", benchsuite.NginxFile), allocs: "BenchmarkExtract/regex"}),
+		process(&job{id: "backfill", corpus: "nginx", name: "logmetrics backfill (gzip)",
+			args: nginxArgs("backfill", benchsuite.GzipFile), allocs: "BenchmarkPipeline"}),
+	}
+	if taskset, err := exec.LookPath("taskset"); err == nil {
+		r.all = append(r.all, process(&job{id: "backfill-pinned", corpus: "nginx", name: "logmetrics backfill (gzip), taskset -c 0",
+			args: append([]string{taskset, "-c", "0"}, nginxArgs("backfill", benchsuite.GzipFile)...), allocs: "BenchmarkPipeline"}))
+	} else {
+		r.noTaskset = true
+	}
+	r.all = append(r.all,
+		&job{id: "run", corpus: "nginx", name: "logmetrics run → InfluxDB", influx: true, allocs: "BenchmarkPipeline",
+			command: runCmd(fmt.Sprintf("following a fresh copy of %s; stopped by SIGTERM once SELECT count(request_time) FROM nginx returns %d", c.Path(benchsuite.NginxFile), c.N)),
+			measure: func() (measurement, error) { return runBacklog(srv, lm, c, 1) }},
+		&job{id: "run-busy", corpus: "nginx", name: fmt.Sprintf("logmetrics run, %d files → InfluxDB", busyFiles), influx: true, allocs: "BenchmarkPipeline",
+			command: runCmd(fmt.Sprintf("following %s split into %d consecutive parts (each cut where the log time changes second) in one folder; stopped by SIGTERM once InfluxDB holds all %d points", c.Path(benchsuite.NginxFile), busyFiles, c.N)),
+			measure: func() (measurement, error) { return runBacklog(srv, lm, c, busyFiles) }},
+		process(&job{id: "floor-json", corpus: "json", name: "floor: fastjson + encoder", floor: true,
+			args: []string{bin("floor-fastjson"), c.Path(benchsuite.JSONFile)}}),
+		process(&job{id: "test-json", corpus: "json", name: "logmetrics test",
+			args: []string{lm, "test", "-config", c.Path(benchsuite.JSONConfig), "-source", "json", c.Path(benchsuite.JSONFile)}, allocs: "BenchmarkExtract/json"}),
+		process(&job{id: "floor-logfmt", corpus: "logfmt", name: "floor: go-logfmt + encoder", floor: true,
+			args: []string{bin("floor-logfmt"), c.Path(benchsuite.LogfmtFile)}}),
+		process(&job{id: "test-logfmt", corpus: "logfmt", name: "logmetrics test",
+			args: []string{lm, "test", "-config", c.Path(benchsuite.LogfmtConfig), "-source", "logfmt", c.Path(benchsuite.LogfmtFile)}, allocs: "BenchmarkExtract/logfmt"}),
+		&job{id: "idle", name: fmt.Sprintf("logmetrics run, %d idle files", idleFiles), influx: true,
+			command: runCmd(fmt.Sprintf("following %d files of about %d lines of %s each (start_at beginning); once InfluxDB holds their points, %v later, CPU from /proc/PID/stat over -idle %v with nothing written, then SIGTERM", idleFiles, idleLinesPerFile, c.Path(benchsuite.NginxFile), idleSettle, r.opts.idle)),
+			measure: func() (measurement, error) { return runIdle(srv, lm, c, r.opts.idle) }},
+		&job{id: "steady", name: fmt.Sprintf("logmetrics run, %d lines/s", r.opts.rate), influx: true,
+			command: runCmd(fmt.Sprintf("following one file that the driver appends loggen nginx lines to (seed %d) at -rate %d lines/s, a burst every 10-20 ms, for -steady %v; stopped by SIGTERM once InfluxDB holds them all", benchsuite.Seed, r.opts.rate, r.opts.steady)),
+			measure: func() (measurement, error) { return runSteady(srv, lm, r.opts.rate, r.opts.steady) }},
+	)
+	return r.all
+}
+
+// sha256Output runs args and returns the sha256 of its stdout, in hex.
+func sha256Output(args []string) (string, error) {
+	h := sha256.New()
+	var stderr bytes.Buffer
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = h, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%v\n%s", err, tail(stderr.Bytes()))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func step(format string, args ...any) {
@@ -208,13 +268,16 @@ func goBench(args []string, influxd, out string) error {
 
 // job is one program timed each round.
 type job struct {
-	corpus string
-	name   string
-	args   []string
-	floor  bool
-	influx bool
-	allocs string // the Go benchmark whose allocs/op is this job's per line
-	runs   []measurement
+	id      string // how the report finds it
+	corpus  string // the table it is a row of; "" for a section of its own
+	name    string
+	args    []string // the command, for a plain process
+	command string   // how the Commands section shows it
+	floor   bool
+	influx  bool
+	allocs  string // the Go benchmark whose allocs/op is this job's per line
+	measure func() (measurement, error)
+	runs    []measurement
 }
 
 // measurement is one process: wall time, user+sys CPU and peak RSS from
@@ -224,13 +287,23 @@ type measurement struct {
 	rss       int64
 	serverCPU time.Duration
 	serverRSS int64
+	lines     int64         // lines the process read, when not the corpus's
+	idleCPU   time.Duration // the idle run: its CPU over idleSpan
+	idleSpan  time.Duration
 }
 
-func (m measurement) serverNote() string {
-	if m.serverRSS == 0 {
-		return ""
+func (m measurement) note() string {
+	s := ""
+	if m.idleSpan > 0 {
+		s += fmt.Sprintf("  idle cpu %.3fs in %.0fs (%.2f %% of a core)", m.idleCPU.Seconds(), m.idleSpan.Seconds(), 100*m.idleCPU.Seconds()/m.idleSpan.Seconds())
 	}
-	return fmt.Sprintf("  (influxd cpu %.2fs, peak rss %.0f MiB)", m.serverCPU.Seconds(), mib(m.serverRSS))
+	if m.lines > 0 {
+		s += fmt.Sprintf("  %d lines", m.lines)
+	}
+	if m.serverRSS > 0 {
+		s += fmt.Sprintf("  (influxd cpu %.2fs, peak rss %.0f MiB)", m.serverCPU.Seconds(), mib(m.serverRSS))
+	}
+	return s
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -312,100 +385,6 @@ func tail(b []byte) []byte {
 	return b
 }
 
-// runInflux times logmetrics run from start until InfluxDB holds every
-// point of a fresh copy of the nginx corpus, then stops it with SIGTERM.
-// Each round writes a database of its own, dropped afterwards.
-func runInflux(srv *influxd, lm string, c benchsuite.Corpus, round int) (measurement, error) {
-	dir, err := os.MkdirTemp("", "benchsuite-run-")
-	if err != nil {
-		return measurement{}, err
-	}
-	defer os.RemoveAll(dir)
-	logPath := filepath.Join(dir, "access.log")
-	if err := copyFile(c.Path(benchsuite.NginxFile), logPath); err != nil {
-		return measurement{}, err
-	}
-	db := "bench" + strconv.Itoa(round)
-	if _, err := srv.query("", "CREATE DATABASE "+db); err != nil {
-		return measurement{}, err
-	}
-	defer srv.query("", "DROP DATABASE "+db)
-	cfg := filepath.Join(dir, "run.hcl")
-	blocks := fmt.Sprintf("agent {\n  state_dir = %q\n  listen = \"\"\n}\ninfluxdb {\n  url = %q\n  bucket = %q\n}\n",
-		filepath.Join(dir, "state"), srv.url, db+"/autogen")
-	if err := os.WriteFile(cfg, []byte(benchsuite.NginxRules(logPath, blocks)), 0o644); err != nil {
-		return measurement{}, err
-	}
-	if err := os.Mkdir(filepath.Join(dir, "state"), 0o755); err != nil {
-		return measurement{}, err
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(lm, "run", "-config", cfg)
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cpu0, _ := srv.cpu()
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return measurement{}, err
-	}
-	hwm := watchHWM(cmd.Process.Pid)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	const timeout = 10 * time.Minute
-	var wall time.Duration
-	var got int64
-	for {
-		select {
-		case err := <-exited:
-			return measurement{}, fmt.Errorf("run exited early (%v) with %d of %d points written:\n%s", err, got, c.N, tail(stderr.Bytes()))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if got, err = srv.count(db, benchsuite.Measurement); err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
-			return measurement{}, err
-		}
-		if got >= int64(c.N) {
-			wall = time.Since(start)
-			break
-		}
-		if time.Since(start) > timeout {
-			_ = cmd.Process.Kill()
-			<-exited
-			return measurement{}, fmt.Errorf("InfluxDB holds %d of %d points after %v", got, c.N, timeout)
-		}
-	}
-	cpu1, serverRSS := srv.cpu()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	err = <-exited
-	peak := hwm()
-	if err != nil {
-		return measurement{}, fmt.Errorf("run after SIGTERM: %v\n%s", err, tail(stderr.Bytes()))
-	}
-	if got != int64(c.N) {
-		return measurement{}, fmt.Errorf("InfluxDB holds %d points for %d lines", got, c.N)
-	}
-	m := usage(cmd, wall, peak)
-	m.serverCPU, m.serverRSS = cpu1-cpu0, serverRSS
-	return m, nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
 // benchStat is the medians of one Go benchmark over its -count runs.
 type benchStat struct {
 	name                     string
@@ -461,14 +440,6 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func medianDur(ms []measurement, f func(measurement) time.Duration) time.Duration {
-	v := make([]float64, len(ms))
-	for i, m := range ms {
-		v[i] = float64(f(m))
-	}
-	return time.Duration(median(v))
 }
 
 func printBench(w io.Writer, bs []benchStat) {

@@ -68,7 +68,11 @@ type source struct {
 	rules     []*rule
 	lines     atomic.Uint64
 	unmatched atomic.Uint64
-	replayed  atomic.Uint64 // lines replayed after a restart, not in lines
+	// Each counted line is in one of taken, filtered and notTaken (see
+	// SourceStats): separate counters, so that each only grows in a
+	// snapshot taken while lines flow.
+	taken, filtered, notTaken atomic.Uint64
+	replayed                  atomic.Uint64 // lines replayed after a restart, not in lines
 
 	mu      sync.Mutex
 	samples []Sample
@@ -117,6 +121,8 @@ type matched struct {
 	src   *source // nil for a line of a source without rules
 	rules []*rule
 	taken bool // by some rule
+	// filtered: some rule matched the line but a require block refused it.
+	filtered bool
 	// latest is the latest time a rule with a time block read from the
 	// line, if timed: it moves the source's watermark.
 	latest int64
@@ -259,9 +265,9 @@ func (e *Extractor) Extract(line *pipeline.Line, rec *pipeline.Record) {
 // matchLine is the per-line part of Extract: rec gets the points of line,
 // each at its own time, and m what placeLine needs to finish them.
 func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Record, m *matched) {
-	rec.Origin, rec.Hold = line.Origin, pipeline.Hold{}
+	rec.Origin, rec.Hold, rec.LogTime = line.Origin, pipeline.Hold{}, 0
 	rec.Points = rec.Points[:0]
-	m.rules, m.taken, m.timed = m.rules[:0], false, false
+	m.rules, m.taken, m.filtered, m.timed = m.rules[:0], false, false, false
 	if w.src == nil || w.src.name != line.Source {
 		w.src = e.sources[line.Source]
 	}
@@ -336,6 +342,9 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 	}
 	if line.Replay || line.AggregateOnly {
 		kept = 0 // delivered before the restart: only the state counts
+	} else if m.timed {
+		rec.LogTime = m.latest
+		line.Progress.NoteRead(m.latest)
 	}
 	dropFrom(rec, kept)
 	if agg {
@@ -348,8 +357,17 @@ func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matc
 		e.closing.Points = e.closing.Points[:0]
 		rec.Hold = m.src.withLatest(f.holdNow())
 	}
-	if line.Replay || line.AggregateOnly || m.taken {
+	if line.Replay || line.AggregateOnly {
 		return
+	}
+	switch {
+	case m.taken:
+		m.src.taken.Add(1)
+		return
+	case m.filtered:
+		m.src.filtered.Add(1)
+	default:
+		m.src.notTaken.Add(1)
 	}
 	if n, sample := count(&m.src.unmatched); sample {
 		e.log.Warn("no rule took the line", "source", m.src.name, "file", line.Path, "offset", line.Offset, "count", n)
@@ -378,6 +396,7 @@ func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline
 	}
 	if !r.holds(vals) {
 		c.filtered.Add(1)
+		m.filtered = true
 		return false, false
 	}
 	c.taken.Add(1)

@@ -205,13 +205,59 @@ func TestStats(t *testing.T) {
 	if diff := cmp.Diff([]RuleStats{wantRule}, st.Rules); diff != "" {
 		t.Errorf("rule stats (-want +got):\n%s", diff)
 	}
-	wantSrc := []SourceStats{{Source: "s", Lines: 6, Unmatched: 3, Samples: []Sample{
+	wantSrc := []SourceStats{{Source: "s", Lines: 6, Unmatched: 3, Taken: 3, Filtered: 1, NotTaken: 2, Samples: []Sample{
 		{Origin: pipeline.Origin{Path: "f.log", Offset: 37}, Text: "3 debug 1"},
 		{Origin: pipeline.Origin{Path: "f.log", Offset: 45}, Text: "garbage"},
 		{Origin: pipeline.Origin{Path: "f.log", Offset: 46}, Text: ""},
 	}}}
 	if diff := cmp.Diff(wantSrc, st.Sources); diff != "" {
 		t.Errorf("source stats (-want +got):\n%s", diff)
+	}
+}
+
+// TestSourceResults checks that each line counts once in its source's
+// results: taken by one rule and filtered or not taken by another is taken;
+// filtered by one and not matched by another is filtered.
+func TestSourceResults(t *testing.T) {
+	field := []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}
+	src := Source{Rules: []Rule{
+		{Name: "a", Mode: Regex, Pattern: `^a (?P<v>\d+)$`, Require: []Require{{Name: "v", Op: NotEquals, Value: "0"}}, Fields: field},
+		{Name: "b", Mode: Regex, Pattern: `^(?:a|b) (?P<v>\d+)$`, Require: []Require{{Name: "v", Op: NotEquals, Value: "1"}}, Fields: field},
+	}}
+	// "a 0": a filters, b takes. "a 1": a takes, b filters. "b 1": a does
+	// not match, b filters. "c": neither matches. "b 0": b takes.
+	_, ex := run(t, src, "a 0", "a 1", "b 1", "c", "b 0")
+	got := ex.Stats().Sources[0]
+	want := SourceStats{Source: "s", Lines: 5, Unmatched: 2, Taken: 3, Filtered: 1, NotTaken: 1}
+	got.Samples = nil
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("source stats (-want +got):\n%s", diff)
+	}
+}
+
+// TestLogTime checks what extraction tells of a line's log time: the
+// record's LogTime and the file's Progress hold the latest time a rule
+// read, and a line without one leaves them alone (LogTime 0).
+func TestLogTime(t *testing.T) {
+	ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{{Name: "r", Mode: Regex,
+		Pattern: `^(?P<t>\d+) (?P<v>\d+)$`, Time: unixTime, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog pipeline.Progress
+	var got []int64
+	for i, text := range []string{"5 1", "7 1", "none", "6 1"} {
+		line := pipeline.Line{Origin: pipeline.Origin{Path: "f.log", Offset: int64(i + 1)}, Source: "s", Text: text,
+			ReadAt: time.Unix(100, 0), Progress: &prog}
+		var rec pipeline.Record
+		ex.Extract(&line, &rec)
+		got = append(got, rec.LogTime)
+	}
+	if diff := cmp.Diff([]int64{5e9, 7e9, 0, 6e9}, got); diff != "" {
+		t.Errorf("LogTime per record (-want +got):\n%s", diff)
+	}
+	if first, newest := prog.Read(); first != 5e9 || newest != 7e9 {
+		t.Errorf("Progress.Read() = %d, %d; want 5e9, 7e9", first, newest)
 	}
 }
 

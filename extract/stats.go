@@ -16,6 +16,10 @@ type SourceStats struct {
 	Lines  uint64
 	// Unmatched counts lines that no rule of the source took.
 	Unmatched uint64
+	// Each line counts once in Taken (by at least one rule), else in
+	// Filtered (a require block of at least one rule refused it), else in
+	// NotTaken (it matched no rule): Filtered + NotTaken = Unmatched.
+	Taken, Filtered, NotTaken uint64
 	// Replayed counts lines read again after a restart to rebuild the
 	// collision separator's state, and backfill's AggregateOnly lines
 	// (Line.AggregateOnly); they are in no other counter.
@@ -83,6 +87,9 @@ func (e *Extractor) Stats() Stats {
 			Source:    src.name,
 			Lines:     src.lines.Load(),
 			Unmatched: src.unmatched.Load(),
+			Taken:     src.taken.Load(),
+			Filtered:  src.filtered.Load(),
+			NotTaken:  src.notTaken.Load(),
 			Replayed:  src.replayed.Load(),
 			Samples:   samples,
 		})

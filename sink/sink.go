@@ -564,12 +564,14 @@ func (s *Sink) add(rec pipeline.Record) {
 	for i := range b.origins {
 		// One file is one identity; after a rotation, the file now at a
 		// path is another one, with its own position.
-		if b.origins[i].File == rec.File && b.origins[i].Path == rec.Path {
-			b.origins[i] = pipeline.Ack{Origin: rec.Origin, Hold: rec.Hold}
+		if o := &b.origins[i]; o.File == rec.File && o.Path == rec.Path {
+			// The latest record's origin, and the greatest log time:
+			// lines need not come in time order.
+			*o = pipeline.Ack{Origin: rec.Origin, Hold: rec.Hold, LogTime: max(o.LogTime, rec.LogTime)}
 			return
 		}
 	}
-	b.origins = append(b.origins, pipeline.Ack{Origin: rec.Origin, Hold: rec.Hold})
+	b.origins = append(b.origins, pipeline.Ack{Origin: rec.Origin, Hold: rec.Hold, LogTime: rec.LogTime})
 }
 
 // finalFlush makes one attempt to write each batch Run holds, under a

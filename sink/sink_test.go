@@ -867,6 +867,18 @@ func TestRunAcks(t *testing.T) {
 			},
 		},
 		{
+			name: "the ack carries the greatest log time of its file's records",
+			recs: func() []pipeline.Record {
+				a1, a2, a3, b := record("a", 1, point("x", 1)), record("a", 2, point("x", 2)), record("a", 3), record("b", 1)
+				a1.LogTime, a2.LogTime, b.LogTime = 7, 5, 3 // a3: a line without a time
+				return []pipeline.Record{a1, a2, a3, b}
+			}(),
+			want: []pipeline.Ack{
+				{Origin: pipeline.Origin{Path: "a", Offset: 3}, LogTime: 7},
+				{Origin: pipeline.Origin{Path: "b", Offset: 1}, LogTime: 3},
+			},
+		},
+		{
 			name: "a record of no line (idle aggregation windows) is written, not acked",
 			recs: []pipeline.Record{{Points: []pipeline.Point{point("w", 1)}}, record("a", 4)},
 			want: []pipeline.Ack{ack("a", 4)},
@@ -1113,4 +1125,51 @@ func TestRunGathers(t *testing.T) {
 			t.Errorf("writes (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestWriteState checks what the agent's health and request metrics read:
+// OnWrite gets each request's outcome, and WriteState says since when
+// writes fail, with the last failure's status, until a write succeeds.
+func TestWriteState(t *testing.T) {
+	statuses := []int{503, 401, 204}
+	sc := newScripted(t, func(n int, _ string) reply { return reply{status: statuses[min(n, len(statuses)-1)]} })
+	var mu sync.Mutex
+	var codes []string
+	cfg := Config{BatchSize: 1, OnWrite: func(code string, took time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if took < 0 {
+			t.Errorf("OnWrite(%q, %v): negative duration", code, took)
+		}
+		codes = append(codes, code)
+	}}
+	s, _ := newHTTPSink(t, sc, cfg, nil)
+	if st := s.WriteState(); st != (WriteState{}) {
+		t.Errorf("WriteState before any write: %+v", st)
+	}
+	var states []WriteState
+	s.wait = func(ctx context.Context, _ time.Duration) error {
+		states = append(states, s.WriteState()) // after each failure
+		return nil
+	}
+	before := time.Now()
+	if _, err := runAll(t, s, record("f", 1, point("a", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"503", "401", "2xx"}, codes); diff != "" {
+		t.Errorf("OnWrite codes (-want +got):\n%s", diff)
+	}
+	if len(states) != 2 {
+		t.Fatalf("%d states seen while retrying, want 2", len(states))
+	}
+	since := states[0].FailingSince
+	if since.Before(before) || states[1].FailingSince != since || !states[0].LastSuccess.IsZero() {
+		t.Errorf("states while failing: %+v, want FailingSince kept from the first failure, no success", states)
+	}
+	if states[0].Status != 503 || states[1].Status != 401 || !strings.Contains(states[1].Err, "401") {
+		t.Errorf("states while failing: %+v, want the last failure's status and error", states)
+	}
+	if st := s.WriteState(); st.LastSuccess.Before(since) || !st.FailingSince.IsZero() || st.Status != 0 || st.Err != "" {
+		t.Errorf("WriteState after the success: %+v", st)
+	}
 }

@@ -8,6 +8,7 @@ package pipeline
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,6 +79,44 @@ type Line struct {
 	// record.
 	Latest    int64
 	HasLatest bool
+	// Progress, when not nil, is the followed file's: extraction notes
+	// the log times of its lines there (Progress.NoteRead).
+	Progress *Progress
+}
+
+// Progress is how far in log time the lines read from a followed file go.
+// The tailer makes one per file it follows and points the file's Lines to
+// it; extraction notes each line's log time, one pointer away instead of a
+// lookup by file, and the tailer reads it for its stats. It lives as long
+// as the file is followed.
+type Progress struct {
+	first, newest atomic.Int64
+}
+
+// NoteRead notes t (Unix ns), the log time of a line of the file. Safe on
+// a nil *Progress, and for concurrent use.
+func (p *Progress) NoteRead(t int64) {
+	if p == nil {
+		return
+	}
+	if p.first.Load() == 0 {
+		p.first.CompareAndSwap(0, t)
+	}
+	for {
+		n := p.newest.Load()
+		if t <= n || p.newest.CompareAndSwap(n, t) {
+			return
+		}
+	}
+}
+
+// Read returns the log times of the first and the newest line noted, 0 for
+// none.
+func (p *Progress) Read() (first, newest int64) {
+	if p == nil {
+		return 0, 0
+	}
+	return p.first.Load(), p.newest.Load()
 }
 
 // Tag is one tag of a point. Values are never empty.
@@ -148,6 +187,9 @@ type Point struct {
 type Record struct {
 	Origin
 	Points []Point
+	// LogTime is the latest time (Unix ns) a rule with a time block read
+	// from the record's line; 0 when none did.
+	LogTime int64
 	Hold
 }
 
@@ -184,4 +226,7 @@ type Ack struct {
 	// Hold is that of the file's last record delivered: the position
 	// moves to Hold.Commit(Origin).
 	Hold
+	// LogTime is the greatest LogTime of the file's records delivered
+	// with this ack; 0 when none had one.
+	LogTime int64
 }

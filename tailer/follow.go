@@ -87,6 +87,13 @@ type follower struct {
 	// Written by run, read by Stats.
 	lines, tooLong atomic.Int64
 	err            atomic.Pointer[error]
+	// size is the file's size at its latest stat.
+	size atomic.Int64
+	// progress is the log time its lines reached, noted by extraction;
+	// committed and delivered are the offset and the greatest log time
+	// of its last ack, noted by Run (noteAck).
+	progress             pipeline.Progress
+	committed, delivered atomic.Int64
 	// wholeAt is when the file was last found not truncated: copies made
 	// after it may hold contents never seen (see readMissed).
 	wholeAt time.Time
@@ -645,6 +652,7 @@ func (f *follower) check() fileState {
 	}
 	changed := size != f.seenSize
 	f.seenSize = size
+	f.size.Store(size)
 	f.sizeSeen = max(f.sizeSeen, size)
 	at, err := os.Stat(f.path)
 	if !f.rotated && err == nil && os.SameFile(fi, at) {
@@ -680,6 +688,7 @@ func (f *follower) restart() {
 	f.log.Info("file truncated: reading it from its start", "offset", f.sp.pos)
 	f.sp.reset(0)
 	f.seenTail, f.seenSize, f.sizeSeen, f.replayUntil, f.lastOff = f.seenTail[:0], 0, 0, 0, 0
+	f.committed.Store(0) // of the new content, from its acks
 	f.adopt = false
 	f.wholeAt = time.Now() // what is identified now is whole
 	old := f.id
@@ -716,13 +725,14 @@ func (f *follower) line(l line) pipeline.Line {
 	adopted := f.adopt
 	f.adopt = false
 	return pipeline.Line{
-		Adopted: adopted,
-		Origin:  pipeline.Origin{Path: f.linePath(), Offset: l.end, File: f.id},
-		Source:  f.source,
-		Text:    f.text(l),
-		ReadAt:  f.readAt,
-		ModTime: f.modTime(l.end),
-		Replay:  l.end <= f.replayUntil,
+		Adopted:  adopted,
+		Origin:   pipeline.Origin{Path: f.linePath(), Offset: l.end, File: f.id},
+		Source:   f.source,
+		Text:     f.text(l),
+		ReadAt:   f.readAt,
+		ModTime:  f.modTime(l.end),
+		Replay:   l.end <= f.replayUntil,
+		Progress: &f.progress,
 	}
 }
 
@@ -750,6 +760,7 @@ func (f *follower) modTime(off int64) time.Time {
 		// A failed stat keeps the last time, still the best known.
 		if fi, err := f.file.Stat(); err == nil {
 			f.statSize, f.statMod = fi.Size(), fi.ModTime()
+			f.size.Store(fi.Size())
 		}
 	}
 	f.lastOff = off
@@ -762,6 +773,15 @@ func (f *follower) stats() FileStats {
 		Path:             f.path,
 		Counts:           Counts{Lines: f.lines.Load(), TooLong: f.tooLong.Load()},
 		LostToTruncation: f.lost.Load(),
+		Size:             f.size.Load(),
+		Committed:        f.committed.Load(),
+	}
+	// The log lag: from the newest delivered line's time, or while none
+	// was, from the first line's (the least the lag can be), to the
+	// newest read.
+	first, newest := f.progress.Read()
+	if from := max(first, f.delivered.Load()); from != 0 && newest > from {
+		s.LogLag = time.Duration(newest - from)
 	}
 	if err := f.err.Load(); err != nil {
 		s.Err = *err

@@ -41,8 +41,10 @@ type Tailer struct {
 	mu      sync.Mutex
 	running bool
 	live    map[inode]*follower // the files followed now
-	all     []*follower         // every file followed since Run started, for Stats
+	all     []*follower         // the files followed since Run started and not let go, for Stats
 	failed  []*follower         // files that could not be identified or placed
+	// gone sums, per source, the counts of the files let go (letGo).
+	gone map[string]*SourceStats
 	// unopened are matched files not open yet (no descriptor left, or an
 	// error opening them), tried again at every discovery.
 	unopened map[string]*FileStats
@@ -98,6 +100,7 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 		now:      time.Now,
 		live:     make(map[inode]*follower),
 		released: make(map[inode]released),
+		gone:     make(map[string]*SourceStats),
 		unopened: make(map[string]*FileStats),
 		wake:     make(chan struct{}, 1),
 		maxOpen:  maxOpenFiles(),
@@ -180,6 +183,7 @@ func (t *Tailer) Run(ctx context.Context, lines chan<- pipeline.Line, acks <-cha
 			if t.pos != nil {
 				t.pos.commit(ack)
 			}
+			t.noteAck(ack)
 		case <-save.C:
 			t.savePositions()
 		}
@@ -618,6 +622,7 @@ func (t *Tailer) newFollower(src Source, path string, file *os.File) *follower {
 func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, f *follower, in inode, from int64) {
 	f.sp.reset(from)
 	f.lastOff = from
+	f.committed.Store(max(from, f.replayUntil)) // its acks move it on
 	// Only a file first followed from its end starts past 0 (its
 	// ReplayFrom): its first line is the adoption line (Line.Adopted).
 	f.adopt = from > 0
@@ -656,6 +661,15 @@ func (t *Tailer) letGo(f *follower) {
 	defer t.mu.Unlock()
 	delete(t.live, f.in)
 	t.released[f.in] = released{id: id, end: end}
+	// Its lines are all read: its counts go to its source's, and it out
+	// of Stats, so that daily rotations do not pile up.
+	t.all = slices.DeleteFunc(t.all, func(a *follower) bool { return a == f })
+	g := t.gone[f.source]
+	if g == nil {
+		g = &SourceStats{Source: f.source}
+		t.gone[f.source] = g
+	}
+	g.add(f.stats())
 }
 
 // place identifies a newly matched file and returns where to start
@@ -707,10 +721,46 @@ func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
 	return from, nil
 }
 
+// noteAck notes what ack delivered on the follower of its file, for Stats.
+// A released file's acks find none: it is no longer shown.
+func (t *Tailer) noteAck(ack pipeline.Ack) {
+	t.mu.Lock()
+	f := t.live[inode{ack.File.Dev, ack.File.Ino}]
+	t.mu.Unlock()
+	if f == nil {
+		return
+	}
+	if to := ack.Commit(ack.Origin); to > f.committed.Load() {
+		f.committed.Store(to)
+	}
+	if ack.LogTime > f.delivered.Load() {
+		f.delivered.Store(ack.LogTime)
+	}
+}
+
 // Stats is a snapshot of what the tailer has read.
 type Stats struct {
-	// Files holds every file followed since Run started, sorted by path.
+	// Files holds the files followed now, those that failed and those not
+	// opened yet, sorted by path. A file let go after a rotation drops
+	// out, so that the files of a year of daily rotations do not pile up;
+	// Sources keeps its counts.
 	Files []FileStats
+	// Sources holds the counts of every file of each source followed
+	// since Run started, sorted by source.
+	Sources []SourceStats
+}
+
+// SourceStats is what was read from the files of one source.
+type SourceStats struct {
+	Source string
+	Counts
+	LostToTruncation int64
+}
+
+func (s *SourceStats) add(f FileStats) {
+	s.Lines += f.Lines
+	s.TooLong += f.TooLong
+	s.LostToTruncation += f.LostToTruncation
 }
 
 // FileStats is what was read from one file.
@@ -726,12 +776,31 @@ type FileStats struct {
 	// Attempts counts the discoveries that could not open the file yet
 	// (no descriptor left, or an error); zero once it is open.
 	Attempts int64
+	// Size is the file's size at its latest stat, and Committed the
+	// offset up to which its lines are delivered (positions move there).
+	// Before the first ack of this run, Committed is 0.
+	Size, Committed int64
+	// LogLag is how far in log time the newest delivered line is behind
+	// the newest read: 0 when caught up, and for lines without times.
+	LogLag time.Duration
 }
 
 // Stats returns the counts so far. It is safe to call while Run runs.
 func (t *Tailer) Stats() Stats {
 	t.mu.Lock()
-	s := Stats{Files: make([]FileStats, 0, len(t.all)+len(t.failed))}
+	var s Stats
+	sources := map[string]*SourceStats{}
+	add := func(fs FileStats) {
+		src := sources[fs.Source]
+		if src == nil {
+			src = &SourceStats{Source: fs.Source}
+			sources[fs.Source] = src
+		}
+		src.add(fs)
+	}
+	for _, g := range t.gone {
+		add(FileStats{Source: g.Source, Counts: g.Counts, LostToTruncation: g.LostToTruncation})
+	}
 	for _, f := range t.all {
 		s.Files = append(s.Files, f.stats())
 	}
@@ -741,7 +810,14 @@ func (t *Tailer) Stats() Stats {
 	for _, u := range t.unopened {
 		s.Files = append(s.Files, *u)
 	}
+	for _, fs := range s.Files {
+		add(fs)
+	}
 	t.mu.Unlock()
+	for _, src := range sources {
+		s.Sources = append(s.Sources, *src)
+	}
 	slices.SortFunc(s.Files, func(a, b FileStats) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(s.Sources, func(a, b SourceStats) int { return strings.Compare(a.Source, b.Source) })
 	return s
 }

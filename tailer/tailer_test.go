@@ -254,7 +254,7 @@ func adopted(l pipeline.Line) pipeline.Line {
 func diffLines(t *testing.T, want, got []pipeline.Line) {
 	t.Helper()
 	// Identities are checked by the positions tests.
-	if diff := gocmp.Diff(want, got, cmpopts.IgnoreFields(pipeline.Origin{}, "File")); diff != "" {
+	if diff := gocmp.Diff(want, got, cmpopts.IgnoreFields(pipeline.Origin{}, "File"), cmpopts.IgnoreFields(pipeline.Line{}, "Progress")); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
@@ -309,7 +309,10 @@ func TestRunTooLong(t *testing.T) {
 		followed(path, 3, "ok", mod),
 		followed(path, 17, "fine", mod),
 	}, r.recv(2))
-	want := Stats{Files: []FileStats{{Source: "app", Path: path, Counts: Counts{Lines: 3, TooLong: 1}}}}
+	want := Stats{
+		Files:   []FileStats{{Source: "app", Path: path, Counts: Counts{Lines: 3, TooLong: 1}, Size: 17}},
+		Sources: []SourceStats{{Source: "app", Counts: Counts{Lines: 3, TooLong: 1}}},
+	}
 	if diff := gocmp.Diff(want, r.tl.Stats()); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}
@@ -360,10 +363,13 @@ func TestRunGlobs(t *testing.T) {
 		followed(deep, 13, "a/b/deep.log", mtime(t, deep)),
 		followed(top, 8, "top.log", mtime(t, top)),
 	}, got)
-	want := Stats{Files: []FileStats{
-		{Source: "app", Path: deep, Counts: Counts{Lines: 1}},
-		{Source: "app", Path: top, Counts: Counts{Lines: 1}},
-	}}
+	want := Stats{
+		Files: []FileStats{
+			{Source: "app", Path: deep, Counts: Counts{Lines: 1}, Size: 13},
+			{Source: "app", Path: top, Counts: Counts{Lines: 1}, Size: 8},
+		},
+		Sources: []SourceStats{{Source: "app", Counts: Counts{Lines: 2}}},
+	}
 	if diff := gocmp.Diff(want, r.tl.Stats()); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}

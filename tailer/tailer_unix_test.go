@@ -23,7 +23,7 @@ func TestRunIgnoresFIFO(t *testing.T) {
 	r.poll()
 	r.poll() // ignored files are remembered, not looked at again
 
-	want := Stats{Files: []FileStats{{Source: "app", Path: file}}}
+	want := Stats{Files: []FileStats{{Source: "app", Path: file}}, Sources: []SourceStats{{Source: "app"}}}
 	if diff := gocmp.Diff(want, r.tl.Stats()); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}

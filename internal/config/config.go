@@ -100,6 +100,9 @@ type Agent struct {
 	// SelfMetrics is how often the agent writes its own counters to
 	// InfluxDB as the logmetrics_agent measurement; 0 (the default) never.
 	SelfMetrics time.Duration
+	// UnhealthyAfter is how long writes to InfluxDB may fail before
+	// /healthz reports the agent unhealthy.
+	UnhealthyAfter time.Duration
 }
 
 // InfluxDB is the influxdb block: where and how points are written.
@@ -119,6 +122,11 @@ type InfluxDB struct {
 
 // startAtNames are the values of start_at.
 var startAtNames = map[string]tailer.StartAt{"end": tailer.StartAtEnd, "beginning": tailer.StartAtBeginning}
+
+// DefaultUnhealthyAfter is agent.unhealthy_after's default: a restart of
+// InfluxDB takes seconds, and max_pending and the log files buffer far
+// longer than a minute.
+const DefaultUnhealthyAfter = time.Minute
 
 // Defaults of the optional attributes.
 const (

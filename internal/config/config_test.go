@@ -131,6 +131,8 @@ func TestLoadConfig(t *testing.T) {
 					StateDir: "/var/lib/logmetrics",
 					Listen:   "127.0.0.1:9275",
 					Tags:     []pipeline.Tag{{Key: "host", Value: host}},
+					// Set in the file: not the default.
+					UnhealthyAfter: 2 * time.Minute,
 				},
 				InfluxDB: &InfluxDB{
 					Sink: sink.Config{
@@ -200,7 +202,7 @@ func TestLoadConfig(t *testing.T) {
 			name: "minimal",
 			path: "testdata/good/minimal.hcl",
 			want: &Config{
-				Agent: Agent{StateDir: DefaultStateDir, Listen: DefaultListen},
+				Agent: Agent{StateDir: DefaultStateDir, Listen: DefaultListen, UnhealthyAfter: DefaultUnhealthyAfter},
 				Tailer: tailer.Config{Sources: []tailer.Source{{
 					Name:    "app",
 					Paths:   []string{filepath.Join(good, "logs/app.log")},

@@ -113,10 +113,11 @@ func agentTagsExpr(a *agentHCL) hcl.Expression {
 }
 
 func (l *loader) agent(a *agentHCL) Agent {
-	out := Agent{StateDir: DefaultStateDir, Listen: DefaultListen}
+	out := Agent{StateDir: DefaultStateDir, Listen: DefaultListen, UnhealthyAfter: DefaultUnhealthyAfter}
 	if a == nil {
 		return out
 	}
+	out.UnhealthyAfter, _ = l.duration(a.UnhealthyAfter, a.UnhealthyRange, "unhealthy_after", DefaultUnhealthyAfter, false)
 	out.LogLevel = l.oneOf(a.LogLevel, a.LogLevelRange, "log_level", logging.Levels)
 	out.LogFormat = l.oneOf(a.LogFormat, a.LogFormatRange, "log_format", logging.Formats)
 	out.SelfMetrics, _ = l.duration(a.SelfMetrics, a.SelfMetricsRange, "self_metrics", 0, true)

@@ -29,6 +29,8 @@ type agentHCL struct {
 	LogFormatRange   hcl.Range      `hcl:"log_format,attr_value_range"`
 	SelfMetrics      *string        `hcl:"self_metrics,optional"`
 	SelfMetricsRange hcl.Range      `hcl:"self_metrics,attr_value_range"`
+	UnhealthyAfter   *string        `hcl:"unhealthy_after,optional"`
+	UnhealthyRange   hcl.Range      `hcl:"unhealthy_after,attr_value_range"`
 	DefRange         hcl.Range      `hcl:",def_range"`
 }
 

@@ -2,6 +2,7 @@ agent {
   state_dir = "/var/lib/logmetrics"     # positions live here
   listen    = "127.0.0.1:9275"          # self-metrics and health; "" turns it off
   tags      = { host = hostname() }     # added to every point
+  unhealthy_after = "2m"                # /healthz: writes failing this long
 }
 # Leave this block out and points go to stdout as line protocol.
 influxdb {

@@ -67,6 +67,12 @@ func cmdRun(e *env, args []string) int {
 	if cfg == nil {
 		return exitUsage
 	}
+	st, err := newAgentStatus(cfg, log) // before the sink, which reports to it
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics run: %v\n", err)
+		return exitUsage
+	}
+	defer st.close()
 	p, err := newPipeline(cfg, e, log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics run: %v\n", err)
@@ -76,6 +82,7 @@ func cmdRun(e *env, args []string) int {
 		return exitUsage
 	}
 	defer p.tl.Close()
+	defer st.serve(p)()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)

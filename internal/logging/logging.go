@@ -80,8 +80,20 @@ func redact(v slog.Value, secrets []string) slog.Value {
 	if !slices.ContainsFunc(secrets, func(secret string) bool { return strings.Contains(s, secret) }) {
 		return v
 	}
+	return slog.StringValue(replaceSecrets(s, secrets))
+}
+
+func replaceSecrets(s string, secrets []string) string {
 	for _, secret := range secrets {
 		s = strings.ReplaceAll(s, secret, Redacted)
 	}
-	return slog.StringValue(s)
+	return s
+}
+
+// Redactor returns what replaces each of secrets in a text with Redacted,
+// for text that is shown without going through a logger (the agent's
+// /healthz). Empty strings are ignored.
+func Redactor(secrets []string) func(string) string {
+	secrets = slices.DeleteFunc(slices.Clone(secrets), func(s string) bool { return s == "" })
+	return func(s string) string { return replaceSecrets(s, secrets) }
 }

@@ -65,3 +65,13 @@ func TestOptions(t *testing.T) {
 		t.Error("level loud accepted")
 	}
 }
+
+func TestRedactor(t *testing.T) {
+	r := Redactor([]string{"", "s3cret", "user:pw"})
+	if got, want := r(`401: token "s3cret" (user:pw) refused`), `401: token "[REDACTED]" ([REDACTED]) refused`; got != want {
+		t.Errorf("Redactor: %q, want %q", got, want)
+	}
+	if got := Redactor(nil)("plain"); got != "plain" {
+		t.Errorf("Redactor(nil): %q", got)
+	}
+}

@@ -7,12 +7,6 @@ import (
 	"time"
 )
 
-// DefaultUnreachableAfter is how long writes may fail for want of a
-// response (InfluxDB down, the network cut) before the agent is
-// unhealthy: a restart of InfluxDB takes seconds, and the pending
-// points and the log files buffer far longer than this.
-const DefaultUnreachableAfter = time.Minute
-
 // health says whether reading and writing work, with a one-line reason.
 type health struct {
 	ok     bool
@@ -22,7 +16,8 @@ type health struct {
 // check reads the stages: unhealthy when a followed file cannot be read,
 // when InfluxDB refuses the agent's credentials or address (401, 403, 404:
 // no retry will help), or when writes have failed for longer than
-// unreachableAfter.
+// unhealthyAfter without one succeeding (InfluxDB unreachable, or
+// answering 5xx or 429 all along).
 func (s *Server) check(now time.Time) health {
 	var problems []string
 	files, unreadable := 0, 0
@@ -48,10 +43,10 @@ func (s *Server) check(now time.Time) health {
 			writes = fmt.Sprintf("last write %s ago", now.Sub(ws.LastSuccess).Round(time.Second))
 		case ws.Status == http.StatusUnauthorized || ws.Status == http.StatusForbidden || ws.Status == http.StatusNotFound:
 			problems = append(problems, fmt.Sprintf("InfluxDB refuses the writes with %d (check the url, token, org and bucket): %s", ws.Status, ws.Err))
-		case now.Sub(ws.FailingSince) > s.unreachableAfter:
+		case now.Sub(ws.FailingSince) > s.unhealthyAfter:
 			problems = append(problems, fmt.Sprintf("writes have failed for %s: %s", now.Sub(ws.FailingSince).Round(time.Second), ws.Err))
 		default:
-			writes = fmt.Sprintf("writes failing for %s (unhealthy after %s)", now.Sub(ws.FailingSince).Round(time.Second), s.unreachableAfter)
+			writes = fmt.Sprintf("writes failing for %s (unhealthy after %s)", now.Sub(ws.FailingSince).Round(time.Second), s.unhealthyAfter)
 		}
 	}
 	if len(problems) > 0 {

@@ -62,16 +62,17 @@ var (
 	gauge   = prometheus.GaugeValue
 
 	fileLines     = newDesc("logmetrics_file_lines_read_total", "Lines read from a followed file, over-long ones included.", counter, "source", "file")
-	fileTooLong   = newDesc("logmetrics_file_lines_too_long_total", "Lines of a file skipped because they exceed the line length limit (4 MiB).", counter, "source", "file")
+	fileTooLong   = newDesc("logmetrics_file_lines_too_long_total", "Lines of a file skipped because they exceed max_line_bytes; in lines read.", counter, "source", "file")
 	fileTruncated = newDesc("logmetrics_file_truncation_lost_bytes_total", "Bytes of a file lost because it was truncated before they were read and no rotated copy held them.", counter, "source", "file")
 	fileCommitted = newDesc("logmetrics_file_committed_offset_bytes", "Offset up to which a file's lines are delivered and their position saved.", gauge, "source", "file")
 	fileSize      = newDesc("logmetrics_file_size_bytes", "A followed file's size when last read.", gauge, "source", "file")
 	fileLagBytes  = newDesc("logmetrics_file_lag_bytes", "Bytes of a file not yet delivered: its size minus the committed offset.", gauge, "source", "file")
-	fileLagSecs   = newDesc("logmetrics_file_lag_seconds", "Log time between the newest line read from a file and the newest delivered: 0 when caught up.", gauge, "source", "file")
+	fileLagSecs   = newDesc("logmetrics_file_lag_seconds", "Log time between the newest line extracted from a file and the newest delivered (before the first delivery, the first extracted): 0 when caught up.", gauge, "source", "file")
 	fileUp        = newDesc("logmetrics_file_readable", "1 while a followed file can be read, 0 once reading it failed.", gauge, "source", "file")
 
-	sourceLines     = newDesc("logmetrics_source_lines_total", "Lines of a source offered to its rules.", counter, "source")
-	sourceResult    = newDesc("logmetrics_source_lines_by_result_total", `Lines of a source by what its rules did: "taken" by at least one rule, else "filtered" by a require block of at least one, else "not_taken".`, counter, "source", "result")
+	sourceRead      = newDesc("logmetrics_source_lines_read_total", "Lines read from the files of a source, those let go after a rotation included, over-long and replayed ones too.", counter, "source")
+	sourceTooLong   = newDesc("logmetrics_source_lines_too_long_total", "Lines of a source's files skipped because they exceed max_line_bytes.", counter, "source")
+	sourceResult    = newDesc("logmetrics_source_lines_total", `Lines of a source offered to its rules, each once by what they did: "taken" by at least one rule, else "filtered" by a require block of at least one, else "not_taken".`, counter, "source", "result")
 	sourceReplayed  = newDesc("logmetrics_source_lines_replayed_total", "Lines read again after a restart to rebuild state; in no other line counter.", counter, "source")
 	ruleLines       = newDesc("logmetrics_rule_lines_total", `Lines offered to a rule by result: "taken", "not_taken" (the pattern did not match) or "filtered" (a require block refused it).`, counter, "source", "rule", "result")
 	rulePoints      = newDesc("logmetrics_rule_points_total", "Points a rule produced (an aggregate rule: one per window and tag set).", counter, "source", "rule")
@@ -79,6 +80,7 @@ var (
 	ruleLate        = newDesc("logmetrics_rule_late_lines_total", "Lines of an aggregate rule dropped because their window was already written.", counter, "source", "rule")
 	ruleFolded      = newDesc("logmetrics_rule_folded_lines_total", `Lines of an aggregate rule folded into the tag set "other" because max_series tag sets were open.`, counter, "source", "rule")
 	ruleAggregated  = newDesc("logmetrics_rule_aggregated_lines_total", "Lines an aggregate rule folded into its windows.", counter, "source", "rule")
+	pointsProduced  = newDesc("logmetrics_points_produced_total", "Points the rules produced: written, dead-lettered, dropped or pending.", counter)
 	pointsWritten   = newDesc("logmetrics_points_written_total", "Points InfluxDB stored.", counter)
 	pointsDead      = newDesc("logmetrics_points_dead_lettered_total", "Points set aside in the dead-letter file, by reason.", counter, "reason")
 	pointsDropped   = newDesc("logmetrics_points_dropped_total", "Points neither written nor set aside, by reason.", counter, "reason")
@@ -93,8 +95,8 @@ type collector struct{ stages Stages }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []desc{fileLines, fileTooLong, fileTruncated, fileCommitted, fileSize, fileLagBytes, fileLagSecs, fileUp,
-		sourceLines, sourceResult, sourceReplayed, ruleLines, rulePoints, ruleErrors, ruleLate, ruleFolded, ruleAggregated,
-		pointsWritten, pointsDead, pointsDropped, pointsPending, writeRetries, writeErrors, writeFailingFor} {
+		sourceRead, sourceTooLong, sourceResult, sourceReplayed, ruleLines, rulePoints, ruleErrors, ruleLate, ruleFolded, ruleAggregated,
+		pointsProduced, pointsWritten, pointsDead, pointsDropped, pointsPending, writeRetries, writeErrors, writeFailingFor} {
 		ch <- d.Desc
 	}
 }
@@ -103,7 +105,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	emit := func(d desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d.Desc, d.kind, v, labels...)
 	}
-	for _, f := range c.stages.Tailer().Files {
+	ts := c.stages.Tailer()
+	for _, s := range ts.Sources {
+		emit(sourceRead, float64(s.Lines), s.Source)
+		emit(sourceTooLong, float64(s.TooLong), s.Source)
+	}
+	for _, f := range ts.Files {
 		emit(fileLines, float64(f.Lines), f.Source, f.Path)
 		emit(fileTooLong, float64(f.TooLong), f.Source, f.Path)
 		emit(fileTruncated, float64(f.LostToTruncation), f.Source, f.Path)
@@ -112,15 +119,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			up = 0
 		}
 		emit(fileUp, up, f.Source, f.Path)
-		// TODO(issue 10): committed offset, size, lag in bytes and seconds.
+		emit(fileCommitted, float64(f.Committed), f.Source, f.Path)
+		emit(fileSize, float64(f.Size), f.Source, f.Path)
+		emit(fileLagBytes, float64(max(0, f.Size-f.Committed)), f.Source, f.Path)
+		emit(fileLagSecs, f.LogLag.Seconds(), f.Source, f.Path)
 	}
 	es := c.stages.Extract()
 	for _, s := range es.Sources {
-		emit(sourceLines, float64(s.Lines), s.Source)
-		// TODO(issue 10): taken / filtered / not_taken per line.
+		emit(sourceResult, float64(s.Taken), s.Source, "taken")
+		emit(sourceResult, float64(s.Filtered), s.Source, "filtered")
+		emit(sourceResult, float64(s.NotTaken), s.Source, "not_taken")
 		emit(sourceReplayed, float64(s.Replayed), s.Source)
 	}
+	var produced uint64
 	for _, r := range es.Rules {
+		produced += r.Points
 		emit(ruleLines, float64(r.Taken), r.Source, r.Rule, "taken")
 		emit(ruleLines, float64(r.NotTaken), r.Source, r.Rule, "not_taken")
 		emit(ruleLines, float64(r.Filtered), r.Source, r.Rule, "filtered")
@@ -134,6 +147,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		emit(ruleAggregated, float64(r.Aggregated), r.Source, r.Rule)
 	}
 	ss := c.stages.Sink()
+	emit(pointsProduced, float64(produced))
 	emit(pointsWritten, float64(ss.PointsWritten))
 	emit(pointsDead, float64(ss.DeadLettered.Refused), "refused")
 	emit(pointsDead, float64(ss.DeadLettered.TooLarge), "too_large")

@@ -36,11 +36,15 @@ func (m *Metrics) Points(now time.Time, tags []pipeline.Tag) ([]pipeline.Point, 
 		}
 		name = strings.TrimPrefix(name, "logmetrics_")
 		for _, mt := range f.GetMetric() {
-			pt := slices.Clone(tags)
+			// The metric's labels first, so that an agent tag of the
+			// same key gives way (the sort is stable, Compact keeps
+			// the first).
+			var pt []pipeline.Tag
 			for _, l := range mt.GetLabel() {
 				pt = append(pt, pipeline.Tag{Key: l.GetName(), Value: l.GetValue()})
 			}
-			slices.SortFunc(pt, func(a, b pipeline.Tag) int { return strings.Compare(a.Key, b.Key) })
+			pt = append(pt, tags...)
+			slices.SortStableFunc(pt, func(a, b pipeline.Tag) int { return strings.Compare(a.Key, b.Key) })
 			pt = slices.CompactFunc(pt, func(a, b pipeline.Tag) bool { return a.Key == b.Key })
 			var key strings.Builder
 			for _, t := range pt {

@@ -14,22 +14,25 @@ import (
 
 // Server serves /metrics and /healthz.
 type Server struct {
-	stages           Stages
-	metrics          *Metrics
-	unreachableAfter time.Duration
-	log              *slog.Logger
+	stages  Stages
+	metrics *Metrics
+	// unhealthyAfter is how long writes may fail before /healthz says
+	// 503 (agent.unhealthy_after).
+	unhealthyAfter time.Duration
+	log            *slog.Logger
 	// redact removes secrets from what the server writes (the reasons
 	// of /healthz quote write errors).
 	redact func(string) string
 }
 
-// NewServer makes the endpoints over stages and metrics. redact, if not
-// nil, is applied to /healthz's text.
-func NewServer(stages Stages, metrics *Metrics, log *slog.Logger, redact func(string) string) *Server {
+// NewServer makes the endpoints over stages and metrics; /healthz says
+// 503 once writes have failed for unhealthyAfter. redact, if not nil, is
+// applied to /healthz's text.
+func NewServer(stages Stages, metrics *Metrics, unhealthyAfter time.Duration, log *slog.Logger, redact func(string) string) *Server {
 	if redact == nil {
 		redact = func(s string) string { return s }
 	}
-	return &Server{stages: stages, metrics: metrics, unreachableAfter: DefaultUnreachableAfter, log: log, redact: redact}
+	return &Server{stages: stages, metrics: metrics, unhealthyAfter: unhealthyAfter, log: log, redact: redact}
 }
 
 // Handler routes /metrics, /healthz and an index at /.

@@ -192,6 +192,7 @@ func TestRunIgnoresSIGHUP(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "rules.hcl"), `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 source "app" {
   paths    = ["app.log"]

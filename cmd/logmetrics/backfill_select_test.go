@@ -23,6 +23,7 @@ func backfillIn(t *testing.T, dir string, args ...string) (int, string, string) 
 const selectRules = `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 source "a" {
   paths = ["l/app.log"]

@@ -36,6 +36,7 @@ func TestCrashRestartExact(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "rules.hcl"), `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 influxdb {
   url            = "`+srv.URL()+`"

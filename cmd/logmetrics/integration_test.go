@@ -150,6 +150,7 @@ func TestRunKeepsCollidingPoints(t *testing.T) {
 	rules := `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 influxdb {
   url            = "` + srv.URL() + `"

@@ -113,6 +113,7 @@ func TestMaxPendingBoundsPoints(t *testing.T) {
 	fmt.Fprintf(&rules, `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 influxdb {
   url            = %q

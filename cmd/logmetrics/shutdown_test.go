@@ -147,6 +147,7 @@ func stuckPipeline(t *testing.T, fake *fakeInflux, timeout string, lines int, lo
 	rules := `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 influxdb {
   url            = "` + fake.url + `"

@@ -13,6 +13,7 @@ import (
 const stateRules = `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 source "app" {
   paths    = ["app.log"]

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -21,34 +23,47 @@ import (
 type logFlags struct {
 	fs            *flag.FlagSet
 	level, format *string
+	defLevel      string
 }
 
 func addLogFlags(fs *flag.FlagSet, defLevel string) logFlags {
 	return logFlags{
-		fs:     fs,
-		level:  fs.String("log-level", defLevel, "log `LEVEL`: "+strings.Join(logging.Levels, ", ")+" (default: the rules file's log_level, else "+defLevel+")"),
-		format: fs.String("log-format", "text", "log `FORMAT`: "+strings.Join(logging.Formats, " or ")+" (default: the rules file's log_format, else text)"),
+		fs:       fs,
+		level:    fs.String("log-level", "", "log `LEVEL`: "+strings.Join(logging.Levels, ", ")+" (default: the rules file's log_level, else "+defLevel+")"),
+		format:   fs.String("log-format", "", "log `FORMAT`: "+strings.Join(logging.Formats, " or ")+" (default: the rules file's log_format, else text)"),
+		defLevel: defLevel,
 	}
+}
+
+// options are the flags over the rules file's settings over the defaults;
+// cfg may be nil (a rules file with errors).
+func (f logFlags) options(cfg *config.Config) logging.Options {
+	o := logging.Options{Level: f.defLevel, Format: "text"}
+	if cfg != nil {
+		o.Level = cmp.Or(cfg.Agent.LogLevel, o.Level)
+		o.Format = cmp.Or(cfg.Agent.LogFormat, o.Format)
+		o.Secrets = secrets(cfg)
+	}
+	o.Level = cmp.Or(*f.level, o.Level)
+	o.Format = cmp.Or(*f.format, o.Format)
+	return o
+}
+
+// check reports a bad flag value before anything else happens.
+func (f logFlags) check() error {
+	if *f.level != "" && !slices.Contains(logging.Levels, *f.level) {
+		return fmt.Errorf("-log-level: %q is not one of %s", *f.level, strings.Join(logging.Levels, ", "))
+	}
+	if *f.format != "" && !slices.Contains(logging.Formats, *f.format) {
+		return fmt.Errorf("-log-format: %q is not one of %s", *f.format, strings.Join(logging.Formats, ", "))
+	}
+	return nil
 }
 
 // logger makes the command's logger. The InfluxDB token is a secret it
 // never shows.
 func (f logFlags) logger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
-	set := map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	o := logging.Options{Level: *f.level, Format: *f.format}
-	if !set["log-level"] && cfg.Agent.LogLevel != "" {
-		o.Level = cfg.Agent.LogLevel
-	}
-	if !set["log-format"] && cfg.Agent.LogFormat != "" {
-		o.Format = cfg.Agent.LogFormat
-	}
-	o.Secrets = secrets(cfg)
-	log, err := logging.New(w, o)
-	if err != nil {
-		return nil, fmt.Errorf("-log-level/-log-format: %w", err)
-	}
-	return log, nil
+	return logging.New(w, f.options(cfg))
 }
 
 // secrets are what no output may show: the InfluxDB token, and the
@@ -72,8 +87,10 @@ func secrets(cfg *config.Config) []string {
 // returns nil, after saying why, when the file has errors or the flags are
 // bad.
 func loadConfigLogged(e *env, cmd, path string, logf logFlags, strict func(*config.Config, hcl.Diagnostics) hcl.Diagnostics) (*config.Config, *slog.Logger) {
-	set := map[string]bool{}
-	logf.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if err := logf.check(); err != nil {
+		fmt.Fprintf(e.stderr, "logmetrics %s: %v\n", cmd, err)
+		return nil, nil
+	}
 	if path == "" {
 		fmt.Fprintf(e.stderr, "logmetrics %s: -config is required (see logmetrics %s -h)\n", cmd, cmd)
 		return nil, nil
@@ -82,8 +99,7 @@ func loadConfigLogged(e *env, cmd, path string, logf logFlags, strict func(*conf
 	if cfg != nil && strict != nil {
 		diags = strict(cfg, diags)
 	}
-	asJSON := *logf.format == "json" && set["log-format"] || !set["log-format"] && cfg != nil && cfg.Agent.LogFormat == "json"
-	if !asJSON {
+	if logf.options(cfg).Format != "json" {
 		if cfg = printDiagnostics(e, path, files, diags, cfg); cfg == nil {
 			return nil, nil
 		}
@@ -94,11 +110,7 @@ func loadConfigLogged(e *env, cmd, path string, logf logFlags, strict func(*conf
 		}
 		return cfg, log
 	}
-	logCfg := cfg
-	if logCfg == nil {
-		logCfg = &config.Config{} // the flags alone, to report the errors
-	}
-	log, err := logf.logger(e.stderr, logCfg)
+	log, err := logf.logger(e.stderr, cfg) // cfg may be nil: the flags alone
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logmetrics %s: %v\n", cmd, err)
 		return nil, nil

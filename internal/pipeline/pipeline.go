@@ -78,6 +78,12 @@ type Line struct {
 	// record.
 	Latest    int64
 	HasLatest bool
+	// Rules marks no line either, but a reload: the rules it holds (an
+	// *extract.Extractor, opaque to the other stages) apply from the next
+	// line on. The tailer sends it after every line read before the
+	// reload, so the lines read before and after it are told apart
+	// exactly. It yields no record.
+	Rules any
 }
 
 // Tag is one tag of a point. Values are never empty.
@@ -166,6 +172,12 @@ type Hold struct {
 
 	Latest    int64
 	HasLatest bool
+	// Rules marks no line either, but a reload: the rules it holds (an
+	// *extract.Extractor, opaque to the other stages) apply from the next
+	// line on. The tailer sends it after every line read before the
+	// reload, so the lines read before and after it are told apart
+	// exactly. It yields no record.
+	Rules any
 }
 
 // Commit is where a delivered record (or ack) lets its file's position

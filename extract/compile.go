@@ -29,6 +29,8 @@ func Compile(cfg Config) (*Extractor, error) {
 		log:     slog.New(slog.DiscardHandler),
 		sep:     newSeparator(),
 		files:   map[pipeline.FileID]*fileState{},
+		conf:    cfg,
+		applied: make(chan struct{}),
 	}
 	var errs []error
 	maxNames := 0

@@ -61,6 +61,18 @@ type Extractor struct {
 	cut atomic.Bool
 
 	unknownSource atomic.Uint64
+
+	// Reloads (reload.go). conf is the configuration the rules were
+	// compiled from, to tell unchanged rules apart; gen counts the rule
+	// sets applied, so that workers drop what they cached of the last;
+	// retired are the sources removed by a reload, still counted in
+	// Stats; rulesMu keeps Stats from reading the rules while a reload
+	// replaces them; applied is closed once these rules apply.
+	conf    Config
+	gen     int
+	retired []*source
+	rulesMu sync.RWMutex
+	applied chan struct{}
 }
 
 type source struct {
@@ -94,6 +106,9 @@ type source struct {
 	// timed line fixes the adoption windows of the aggregate rules
 	// (adopt).
 	adopting bool
+	// retired are the rules a reload removed or replaced, still counted
+	// in Stats.
+	retired []*rule
 }
 
 // worker is the scratch space of the per-line work (matchLine): the line
@@ -108,10 +123,23 @@ type worker struct {
 	// mostly come in runs of one source, and a string compare is cheaper
 	// than a map lookup.
 	src *source
+	gen int // the Extractor's gen when src was cached
 }
 
 func (e *Extractor) newWorker() *worker {
-	return &worker{vals: make([]value, e.maxNames)}
+	return &worker{vals: make([]value, e.maxNames), gen: e.gen}
+}
+
+// renew drops what w cached of the rules before a reload and makes room
+// for the values of the new ones.
+func (w *worker) renew(e *Extractor) {
+	if w.gen == e.gen {
+		return
+	}
+	w.gen, w.src = e.gen, nil
+	if len(w.vals) < e.maxNames {
+		w.vals = make([]value, e.maxNames)
+	}
 }
 
 // matched is what matchLine found out about a line for placeLine: the
@@ -609,8 +637,11 @@ func (s *source) sample(line *pipeline.Line) {
 func (e *Extractor) Run(ctx context.Context, in <-chan pipeline.Line, out chan<- pipeline.Record) error {
 	defer close(out)
 	tick, stop := e.idleTicker()
-	defer stop()
+	defer func() { stop() }()
 	for {
+		if tick == nil && e.feed == FeedFollowed && e.aggregates { // a reload added aggregate rules
+			tick, stop = e.idleTicker()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -737,9 +768,10 @@ func (e *Extractor) checkpoints(ctx context.Context, out chan<- pipeline.Record)
 // their input. A record that will cross to the sink takes its point slice
 // from the recycler; the sink gives it back once it has encoded it.
 func (e *Extractor) matchItem(w *worker, line *pipeline.Line, rec *pipeline.Record, m *matched) {
-	if line.EOF || line.HasLatest {
+	if line.EOF || line.HasLatest || line.Rules != nil {
 		return
 	}
+	w.renew(e)
 	if rec.Points == nil && !line.Replay {
 		rec.Points = e.recycle.Get()
 	}
@@ -757,6 +789,9 @@ func (e *Extractor) finishItem(ctx context.Context, line *pipeline.Line, rec *pi
 	if line.EOF {
 		e.Release(line.File)
 		return true
+	}
+	if line.Rules != nil {
+		return e.reload(ctx, line.Rules, out)
 	}
 	if line.HasLatest { // a marker: only the windows it closes are sent
 		closed := pipeline.Record{Points: e.recycle.Get()}

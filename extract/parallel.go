@@ -79,7 +79,13 @@ func (e *Extractor) RunParallel(ctx context.Context, in <-chan pipeline.Line, ou
 // the same order, to the finisher. It waits for a free chunk before reading
 // on: that is the backpressure. It reports whether in was closed (rather
 // than ctx done).
-func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, free <-chan *chunk, toMatch, toFinish chan<- *chunk) bool {
+//
+// A reload marker (Line.Rules) ends the chunk before it and goes alone in
+// a chunk of its own; no chunk is read on until every chunk is free again,
+// the marker's included: the workers match the lines after it only once
+// the finisher has applied the new rules (see reload.go).
+func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, free chan *chunk, toMatch, toFinish chan<- *chunk) bool {
+	var marker *pipeline.Line // read, to go in a chunk of its own
 	for {
 		var c *chunk
 		select {
@@ -88,12 +94,27 @@ func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, fre
 		case c = <-free:
 		}
 		c.items, c.bytes = c.items[:0], 0
+		if marker != nil {
+			c.add(*marker)
+			marker = nil
+			toMatch <- c
+			toFinish <- c
+			if !drain(ctx, free) {
+				return false
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return false
 		case line, ok := <-in:
 			if !ok {
 				return true
+			}
+			if line.Rules != nil {
+				marker = &line
+				free <- c // unused: the marker takes the next
+				continue
 			}
 			c.add(line)
 		}
@@ -108,6 +129,10 @@ func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, fre
 					closed = true
 					break fill
 				}
+				if line.Rules != nil {
+					marker = &line
+					break fill
+				}
 				c.add(line)
 			default:
 				break fill
@@ -119,6 +144,25 @@ func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, fre
 			return true
 		}
 	}
+}
+
+// drain waits until every chunk is back in free (cap(free) of them), that
+// is, matched and finished, and puts them back. It returns false once ctx
+// is done.
+func drain(ctx context.Context, free chan *chunk) bool {
+	held := make([]*chunk, 0, cap(free))
+	for len(held) < cap(free) {
+		select {
+		case <-ctx.Done():
+			return false
+		case c := <-free:
+			held = append(held, c)
+		}
+	}
+	for _, c := range held {
+		free <- c
+	}
+	return true
 }
 
 // add appends line to c, reusing the slices of the item it overwrites.
@@ -148,8 +192,11 @@ func (e *Extractor) matchChunks(ctx context.Context, toMatch <-chan *chunk) {
 // and frees the chunk.
 func (e *Extractor) finishChunks(ctx context.Context, toFinish <-chan *chunk, free chan<- *chunk, out chan<- pipeline.Record) {
 	tick, stop := e.idleTicker()
-	defer stop()
+	defer func() { stop() }()
 	for {
+		if tick == nil && e.feed == FeedFollowed && e.aggregates { // a reload added aggregate rules
+			tick, stop = e.idleTicker()
+		}
 		var c *chunk
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,10 @@
 package extract
 
-import "github.com/logmetrics/logmetrics/internal/pipeline"
+import (
+	"slices"
+
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+)
 
 // Stats is a snapshot of the extraction counters.
 type Stats struct {
@@ -79,7 +83,9 @@ type RuleStats struct {
 // Stats returns a snapshot of the counters; it is safe to call at any time.
 func (e *Extractor) Stats() Stats {
 	st := Stats{UnknownSource: e.unknownSource.Load()}
-	for _, src := range e.order {
+	e.rulesMu.RLock()
+	defer e.rulesMu.RUnlock()
+	for _, src := range slices.Concat(e.order, e.retired) {
 		src.mu.Lock()
 		samples := append([]Sample(nil), src.samples...)
 		src.mu.Unlock()
@@ -93,7 +99,7 @@ func (e *Extractor) Stats() Stats {
 			Replayed:  src.replayed.Load(),
 			Samples:   samples,
 		})
-		for _, r := range src.rules {
+		for _, r := range slices.Concat(src.rules, src.retired) {
 			c := &r.counted // not uncounted, the replayed lines'
 			st.Rules = append(st.Rules, RuleStats{
 				Source: src.name, Rule: r.name,

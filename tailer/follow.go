@@ -131,6 +131,16 @@ type follower struct {
 	// none; zero while it names this one.
 	moved time.Time
 
+	// sentTo is the offset just past the last line sent (or dropped as
+	// too long): where a follower stopped by a reload has read to. cancel
+	// stops the follower alone and done is closed once it has stopped
+	// (Tailer.start); unparked marks one resumed where a reload parked
+	// its file (Tailer.unpark). See reload.go.
+	sentTo   int64
+	cancel   context.CancelFunc
+	done     chan struct{}
+	unparked bool
+
 	// warnedOverlap is set, by Run's discovery only, once a second source
 	// matching this file has been reported.
 	warnedOverlap bool
@@ -313,6 +323,7 @@ func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func
 			if n := f.tooLong.Add(1); n&(n-1) == 0 {
 				f.log.Warn("line too long, dropped", "offset", l.end, "max_line_bytes", f.limit, "dropped", n)
 			}
+			f.sentTo = l.end
 			return nil
 		}
 		pl := f.line(l)
@@ -320,11 +331,13 @@ func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func
 		// the send.
 		select {
 		case lines <- pl:
+			f.sentTo = l.end
 			return nil
 		default:
 		}
 		select {
 		case lines <- pl:
+			f.sentTo = l.end
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

@@ -63,6 +63,14 @@ type Tailer struct {
 
 	// pos is nil without a StateDir.
 	pos *positions
+
+	// reloads takes Reload's requests to Run's reading goroutine, which
+	// alone changes the sources; readDone is closed when it returns.
+	// parked are the files of removed sources, where their followers
+	// stopped (reload.go). Only the reading goroutine touches parked.
+	reloads  chan reloadRequest
+	readDone chan struct{}
+	parked   map[inode]parkedFile
 }
 
 // ErrState wraps the errors of New about the state folder: locked by
@@ -106,6 +114,9 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 		maxOpen:  maxOpenFiles(),
 		copies:   make(map[inode]bool),
 		ignored:  make(map[string]bool),
+		reloads:  make(chan reloadRequest),
+		readDone: make(chan struct{}),
+		parked:   make(map[inode]parkedFile),
 	}
 	if cfg.StateDir != "" {
 		pos, err := openPositions(cfg.StateDir, time.Now)
@@ -207,6 +218,7 @@ func (t *Tailer) savePositions() {
 // read follows the files until ctx is done, then closes lines once every
 // follower has stopped.
 func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
+	defer close(t.readDone)
 	defer close(lines)
 	var wg sync.WaitGroup
 	defer wg.Wait() // deferred after close(lines), so it runs before it
@@ -224,7 +236,7 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 	if !t.sendLatest(ctx, lines) {
 		return
 	}
-	t.discover(ctx, &wg, lines, followStartup)
+	t.discover(ctx, &wg, lines, followStartup, t.cfg.Sources)
 	t.savePositions()
 	for {
 		select {
@@ -232,8 +244,10 @@ func (t *Tailer) read(ctx context.Context, lines chan<- pipeline.Line) {
 			return
 		case <-tick:
 		case <-t.wake:
+		case req := <-t.reloads:
+			req.done <- t.reload(ctx, &wg, lines, req)
 		}
-		t.discover(ctx, &wg, lines, followFound)
+		t.discover(ctx, &wg, lines, followFound, t.cfg.Sources)
 		t.savePositions()
 	}
 }
@@ -285,7 +299,7 @@ func (t *Tailer) wakeDiscovery() {
 //
 // One goroutine per file for now; thousands of files will need a bounded
 // pool here.
-func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, how placement) {
+func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- pipeline.Line, how placement, sources []Source) {
 	startup := how == followStartup
 	if startup {
 		var all []string
@@ -294,7 +308,7 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 		}
 		t.resumeRotated(ctx, wg, lines, all)
 	}
-	for _, src := range t.cfg.Sources {
+	for _, src := range sources {
 		found, waiting := 0, 0
 		for _, pattern := range src.Paths {
 			// I/O errors such as an unreadable directory are skipped, so one
@@ -323,7 +337,7 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 				}
 			}
 		}
-		if startup {
+		if startup || how == followAdded {
 			// At 3 a.m. the first question is whether the agent found
 			// the files at all, and follows them.
 			switch {
@@ -369,6 +383,7 @@ const (
 	followFound   placement = iota // matched at a rediscovery: new, read from 0
 	followStartup                  // matched at startup: its position, or StartAt
 	followRotated                  // found at startup under a rotated name: its position, then released
+	followAdded                    // matched for a source a reload added: as at startup, or where it was parked
 )
 
 // released is a file read to its end after a rotation and let go.
@@ -522,7 +537,7 @@ func (t *Tailer) follow(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 	f.rotated = how == followRotated
 	var from int64
 	if err == nil {
-		from, err = t.place(f, src, how != followFound)
+		from, err = t.place(f, src, how)
 	}
 	if err != nil {
 		file.Close()
@@ -623,9 +638,13 @@ func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pip
 	f.sp.reset(from)
 	f.lastOff = from
 	f.committed.Store(max(from, f.replayUntil)) // its acks move it on
+	f.sentTo = from
 	// Only a file first followed from its end starts past 0 (its
 	// ReplayFrom): its first line is the adoption line (Line.Adopted).
-	f.adopt = from > 0
+	// One unparked goes on as it was (unpark).
+	if !f.unparked {
+		f.adopt = from > 0
+	}
 	print := positionOf(f.id)
 	f.print.Store(&print)
 	f.in = in
@@ -635,7 +654,14 @@ func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pip
 	t.mu.Unlock()
 	t.log.Debug("following file", "source", f.source, "file", f.path, "offset", from, "replay_until", f.replayUntil)
 	// A follower that stops otherwise (stopped, failed) stays known.
-	wg.Go(func() { f.run(ctx, lines) })
+	// Its own context lets a reload stop it alone (park).
+	fctx, cancel := context.WithCancel(ctx)
+	f.cancel, f.done = cancel, make(chan struct{})
+	wg.Go(func() {
+		defer close(f.done)
+		defer cancel()
+		f.run(fctx, lines)
+	})
 }
 
 // letGo moves f, read to its end after a rotation, from the followed
@@ -677,10 +703,16 @@ func (t *Tailer) letGo(f *follower) {
 // (the lines up to its committed offset are then replayed), else at the end of a file
 // found at startup of a StartAtEnd source, unless it took the place of a
 // file followed before, else at 0.
-func (t *Tailer) place(f *follower, src Source, startup bool) (int64, error) {
+func (t *Tailer) place(f *follower, src Source, how placement) (int64, error) {
+	startup := how != followFound
 	var err error
 	if f.id, err = Identify(f.file); err != nil {
 		return 0, err
+	}
+	if how == followAdded {
+		if from, ok := t.unpark(f); ok {
+			return from, nil
+		}
 	}
 	// Only at startup: a file matched later was created since, all its
 	// lines new, even when it has the inode and first bytes of a saved

@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -180,65 +178,4 @@ func (a *agent) stop(sig os.Signal) (rest []string, err error) {
 		a.t.Fatalf("run did not stop within %v of starting; stderr:\n%s", agentLimit, a.logged())
 	}
 	return rest, err
-}
-
-// TestRunIgnoresSIGHUP: until reloading exists, SIGHUP is logged and
-// ignored, where it used to kill the agent with nothing delivered and
-// nothing said; the agent goes on delivering, and SIGTERM then stops it
-// cleanly.
-func TestRunIgnoresSIGHUP(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "rules.hcl"), `
-agent {
-  state_dir = "state"
-  listen    = ""
-}
-source "app" {
-  paths    = ["app.log"]
-  start_at = "beginning"
-  rule "r" {
-    logfmt = true
-    time {
-      from   = "ts"
-      layout = "unix"
-    }
-    fields = { n = "int" }
-  }
-}
-`)
-	log := filepath.Join(dir, "app.log")
-	writeFile(t, log, "ts=1760104536 n=1\n")
-	a := startAgent(t, dir, "run", "-config", "rules.hcl")
-	got := a.points(1)
-
-	if err := a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	a.waitStderr(`level=WARN msg="SIGHUP ignored: reloading the rules is not supported yet`)
-	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString("ts=1760104537 n=2\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, a.points(1)...)
-
-	rest, err := a.stop(syscall.SIGTERM)
-	if err != nil {
-		t.Errorf("run after SIGTERM: %v, want exit 0; stderr:\n%s", err, a.logged())
-	}
-	got = append(got, rest...)
-	want := []string{"r n=1i 1760104536000000000", "r n=2i 1760104537000000000"}
-	if !slices.Equal(want, got) {
-		t.Errorf("stdout: %q, want %q", got, want)
-	}
-	const final = `level=INFO msg=stopped lines_read=2 lines_not_delivered=0 points_not_delivered=0 lines_not_extracted=0`
-	if !strings.Contains(a.logged(), final) {
-		t.Errorf("stderr lacks %s:\n%s", final, a.logged())
-	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sync"
 	"syscall"
 	"time"
 
@@ -86,36 +85,11 @@ func cmdRun(e *env, args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	defer ignoreHangups(log)()
+	defer p.reloadOnHangups(e, *path, logf, cfg)()
 	if err := p.run(context.Background(), sigs); err != nil {
 		return exitFailure // run has logged why
 	}
 	return exitOK
-}
-
-// ignoreHangups keeps SIGHUP, which would otherwise kill the agent without
-// a last write or a word, from stopping it until reload exists, and logs
-// each one. The returned func stops it.
-func ignoreHangups(log *slog.Logger) (stop func()) {
-	hups := make(chan os.Signal, 1)
-	signal.Notify(hups, syscall.SIGHUP)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-hups:
-				log.Warn("SIGHUP ignored: reloading the rules is not supported yet; restart the agent to apply them")
-			case <-done:
-				return
-			}
-		}
-	})
-	return func() {
-		signal.Stop(hups)
-		close(done)
-		wg.Wait()
-	}
 }
 
 // agentPipeline is the three stages of `run`, joined by channels:

@@ -82,6 +82,12 @@ type Line struct {
 	// Progress, when not nil, is the followed file's: extraction notes
 	// the log times of its lines there (Progress.NoteRead).
 	Progress *Progress
+	// Rules marks no line either, but a reload: the rules it holds (an
+	// *extract.Extractor, opaque to the other stages) apply from the next
+	// line on. The tailer sends it after every line read before the
+	// reload, so the lines read before and after it are told apart
+	// exactly. It yields no record.
+	Rules any
 }
 
 // Progress is how far in log time the lines read from a followed file go.
@@ -208,6 +214,12 @@ type Hold struct {
 
 	Latest    int64
 	HasLatest bool
+	// Rules marks no line either, but a reload: the rules it holds (an
+	// *extract.Extractor, opaque to the other stages) apply from the next
+	// line on. The tailer sends it after every line read before the
+	// reload, so the lines read before and after it are told apart
+	// exactly. It yields no record.
+	Rules any
 }
 
 // Commit is where a delivered record (or ack) lets its file's position

@@ -62,7 +62,7 @@ func (e *Extractor) RunParallel(ctx context.Context, in <-chan pipeline.Line, ou
 	toFinish := make(chan *chunk, n)
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() { e.matchChunks(ctx, toMatch) })
+		wg.Go(func() { e.matchChunks(toMatch) })
 	}
 	wg.Go(func() { e.finishChunks(ctx, toFinish, free, out) })
 	closed := e.readChunks(ctx, in, free, toMatch, toFinish)
@@ -173,15 +173,18 @@ func (c *chunk) add(line pipeline.Line) {
 }
 
 // matchChunks is a worker: it does the per-line work of each chunk with
-// its own scratch space and hands the chunk back through its token.
-func (e *Extractor) matchChunks(ctx context.Context, toMatch <-chan *chunk) {
+// its own scratch space and hands the chunk back through its token. It
+// does it also once ctx is done, so that every line taken from in is
+// counted, as Run counts every line it takes: the figures of a stopped
+// agent reconcile with what the tailer handed over
+// (TestRunParallelCountsWhatItTook). The work left then is at most the
+// chunks in flight.
+func (e *Extractor) matchChunks(toMatch <-chan *chunk) {
 	w := e.newWorker()
 	for c := range toMatch {
-		if ctx.Err() == nil { // else the finisher is gone: skip the work
-			for i := range c.items {
-				it := &c.items[i]
-				e.matchItem(w, &it.line, &it.rec, &it.m)
-			}
+		for i := range c.items {
+			it := &c.items[i]
+			e.matchItem(w, &it.line, &it.rec, &it.m)
 		}
 		c.ready <- struct{}{}
 	}
@@ -189,25 +192,25 @@ func (e *Extractor) matchChunks(ctx context.Context, toMatch <-chan *chunk) {
 
 // finishChunks is the finisher: it takes the chunks in the order they were
 // read, waits for each to be matched, does the in-order work of every line
-// and frees the chunk.
+// and frees the chunk. Once ctx is done it still takes every chunk read,
+// until toFinish is closed, and places their lines without sending them
+// (settle): their points are counted as extracted and not delivered, as
+// Run counts those of the line whose record it could not send.
 func (e *Extractor) finishChunks(ctx context.Context, toFinish <-chan *chunk, free chan<- *chunk, out chan<- pipeline.Record) {
 	tick, stop := e.idleTicker()
-	defer func() { stop() }()
+	defer func() { stop() }() // stop changes when a reload starts the ticker
+	stopped := false          // a send failed: ctx is done
 	for {
 		if tick == nil && e.feed == FeedFollowed && e.aggregates { // a reload added aggregate rules
 			tick, stop = e.idleTicker()
 		}
 		var c *chunk
 		select {
-		case <-ctx.Done():
-			return
 		case <-tick:
-			if len(toFinish) > 0 {
-				continue // lines waiting: no source is known to be quiet
+			if stopped || ctx.Err() != nil || len(toFinish) > 0 {
+				continue // stopping, or lines waiting: no source is known to be quiet
 			}
-			if !e.idle(ctx, out) {
-				return
-			}
+			stopped = !e.idle(ctx, out)
 			continue
 		case next, ok := <-toFinish:
 			if !ok {
@@ -215,18 +218,24 @@ func (e *Extractor) finishChunks(ctx context.Context, toFinish <-chan *chunk, fr
 			}
 			c = next
 		}
-		select {
-		case <-c.ready:
-		case <-ctx.Done():
-			return
-		}
+		<-c.ready // the workers match every chunk, ctx done or not
 		for i := range c.items {
 			it := &c.items[i]
-			if !e.finishItem(ctx, &it.line, &it.rec, &it.m, out) {
-				return
+			if stopped = stopped || ctx.Err() != nil; stopped {
+				e.settle(it)
+			} else {
+				stopped = !e.finishItem(ctx, &it.line, &it.rec, &it.m, out)
 			}
 			it.line = pipeline.Line{} // let go of its text
 		}
 		free <- c
+	}
+}
+
+// settle is finishItem for a line that will not be sent, ctx being done:
+// it is only placed, so that its points are counted.
+func (e *Extractor) settle(it *item) {
+	if !it.line.EOF && !it.line.HasLatest {
+		e.placeLine(&it.line, &it.rec, &it.m)
 	}
 }

@@ -565,3 +565,52 @@ func BenchmarkRunParallel(b *testing.B) {
 		})
 	}
 }
+
+// TestRunParallelCountsWhatItTook: when ctx is done with chunks in flight,
+// every line RunParallel took from its input is counted as a line of its
+// source and its point as extracted, as Run counts them, whether the
+// chunk was matched, finished or neither yet: so the lines read by a
+// stopped agent are the lines the tailer handed over, and its points not
+// delivered are those of its lines not delivered. Each round stops it at
+// another moment: with out never read, before any line is taken, or with
+// the finisher waiting to send.
+func TestRunParallelCountsWhatItTook(t *testing.T) {
+	const n = 600 // more than a chunk, fewer than the chunks of 2 workers
+	for round := range 40 {
+		ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{
+			{Name: "r", Mode: Logfmt, Fields: []FieldSpec{{Key: "v", From: "v", Type: TypeInt}}},
+		}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make(chan pipeline.Line, n)
+		for i := range n {
+			in <- pipeline.Line{Source: "s", Text: "v=" + strconv.Itoa(i), Origin: pipeline.Origin{Path: "f", Offset: int64(i + 1)}}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if round%2 == 0 {
+			cancel() // stopped at once: the reader may still take lines
+		}
+		out := make(chan pipeline.Record) // never read: the first send waits
+		done := make(chan error, 1)
+		go func() { done <- ex.RunParallel(ctx, in, out, 2) }()
+		if round%2 == 1 {
+			// Let it take lines and wait to send the first record.
+			time.Sleep(time.Duration(round) * 100 * time.Microsecond)
+			cancel()
+		}
+		err = <-done
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := ex.Stats()
+		lines, points := st.Sources[0].Lines, st.Rules[0].Points
+		if taken := uint64(n - len(in)); lines != taken {
+			t.Fatalf("round %d: %d lines counted, %d taken from the input", round, lines, taken)
+		}
+		if points != lines {
+			t.Fatalf("round %d: %d points counted for %d lines of one point each", round, points, lines)
+		}
+	}
+}

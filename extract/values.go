@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"unicode"
@@ -9,7 +8,6 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/go-logfmt/logfmt"
 	"github.com/valyala/fastjson"
 )
 
@@ -201,7 +199,11 @@ func (m *logfmtMatcher) fill(lc *lineCtx, vals []value) bool {
 			continue
 		}
 		if i := m.at(kv.key); i >= 0 && !vals[i].ok {
-			vals[i] = value{s: kv.text(), ok: true}
+			s, ok := kv.text()
+			if !ok {
+				continue // missing, as go-logfmt would have no value
+			}
+			vals[i] = value{s: s, ok: true}
 			any = any || m.data[i]
 		}
 	}
@@ -218,13 +220,15 @@ type pair struct {
 	escaped bool
 }
 
-// text is the pair's value, unescaped.
-func (kv pair) text() string {
+// text is the pair's value, unescaped. It is false only if the value does
+// not unquote, which validEscapes ruled out while scanning; a value is
+// never silently replaced.
+func (kv pair) text() (string, bool) {
 	if !kv.escaped {
-		return kv.value
+		return kv.value, true
 	}
-	s, _ := unquoteLogfmt(kv.value) // checked by validEscapes while scanning
-	return s
+	b, ok := unescapeLogfmt(kv.value[1:len(kv.value)-1], make([]byte, 0, len(kv.value)))
+	return unsafe.String(unsafe.SliceData(b), len(b)), ok // b is not written again
 }
 
 // scanLogfmt appends the pairs of line to dst. It reads what
@@ -327,38 +331,86 @@ func scanQuoted(line string, i int) (v string, escaped bool, next int, ok bool) 
 
 // validEscapes reports whether go-logfmt unquotes s, the inside of a
 // quoted value: its escapes are known ones and it has no control
-// characters. It is go-logfmt's unquoting less the writing (a fuzz test
-// holds it to that), so that values no rule reads cost no allocation.
+// characters. It checks without writing, so that values no rule reads cost
+// no allocation.
 func validEscapes(s string) bool {
+	_, ok := unescapeLogfmt(s, nil)
+	return ok
+}
+
+// unescapeLogfmt unescapes s, the inside of a quoted value, as go-logfmt
+// does (its unquoteBytes, which a fuzz test holds this to), appending to
+// dst; with dst nil it only checks. Unlike go-logfmt's Decoder, whose
+// bufio.Scanner gives up on a line over 64 KiB, it has no size limit.
+func unescapeLogfmt(s string, dst []byte) ([]byte, bool) {
+	write := dst != nil
 	for r := 0; r < len(s); {
 		switch c := s[r]; {
 		case c == '\\':
 			r++
 			if r >= len(s) {
-				return false
+				return dst, false
 			}
+			var e byte
 			switch s[r] {
-			case '"', '\\', '/', '\'', 'b', 'f', 'n', 'r', 't':
-				r++
+			case '"', '\\', '/', '\'':
+				e = s[r]
+			case 'b':
+				e = '\b'
+			case 'f':
+				e = '\f'
+			case 'n':
+				e = '\n'
+			case 'r':
+				e = '\r'
+			case 't':
+				e = '\t'
 			case 'u':
 				rr := getu4(s[r-1:])
 				if rr < 0 {
-					return false
+					return dst, false
 				}
 				r += 5
-				if utf16.IsSurrogate(rr) && utf16.DecodeRune(rr, getu4(s[r:])) != unicode.ReplacementChar {
-					r += 6 // a valid pair
+				if utf16.IsSurrogate(rr) {
+					// A valid pair is one rune; a lone half is U+FFFD.
+					rr = utf16.DecodeRune(rr, getu4(s[r:]))
+					if rr != unicode.ReplacementChar {
+						r += 6
+					}
 				}
+				if write {
+					dst = utf8.AppendRune(dst, rr)
+				}
+				continue
 			default:
-				return false
+				return dst, false
+			}
+			r++
+			if write {
+				dst = append(dst, e)
 			}
 		case c == '"', c < ' ':
-			return false
+			return dst, false
+		case c < utf8.RuneSelf:
+			r++
+			if write {
+				dst = append(dst, c)
+			}
 		default:
-			r++ // bytes of UTF-8 sequences, valid or not, are neither
+			// go-logfmt writes invalid UTF-8 as U+FFFD once it
+			// unescapes.
+			rr, w := utf8.DecodeRuneInString(s[r:])
+			if write {
+				if rr == utf8.RuneError {
+					dst = utf8.AppendRune(dst, rr)
+				} else {
+					dst = append(dst, s[r:r+w]...)
+				}
+			}
+			r += w
 		}
 	}
-	return true
+	return dst, true
 }
 
 // getu4 decodes \uXXXX from the start of s, or returns -1, as go-logfmt
@@ -372,14 +424,4 @@ func getu4(s string) rune {
 		return -1
 	}
 	return rune(r)
-}
-
-// unquoteLogfmt unescapes a quoted value with backslashes in it. That is
-// rare, so it borrows go-logfmt's decoder rather than copying its rules.
-func unquoteLogfmt(quoted string) (string, bool) {
-	dec := logfmt.NewDecoder(bytes.NewReader(append([]byte("k="), quoted...)))
-	if !dec.ScanRecord() || !dec.ScanKeyval() || dec.Err() != nil {
-		return "", false
-	}
-	return string(dec.Value()), true
 }

@@ -16,10 +16,15 @@ type kv struct {
 	hasValue   bool
 }
 
-func resolved(pairs []pair) []kv {
+func resolved(t *testing.T, pairs []pair) []kv {
+	t.Helper()
 	var out []kv
 	for _, p := range pairs {
-		out = append(out, kv{p.key, p.text(), p.hasValue})
+		text, ok := p.text()
+		if !ok {
+			t.Errorf("pair %q=%q kept by the scanner does not unquote", p.key, p.value)
+		}
+		out = append(out, kv{p.key, text, p.hasValue})
 	}
 	return out
 }
@@ -47,7 +52,7 @@ func TestScanLogfmt(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := resolved(scanLogfmt(tc.line, nil))
+			got := resolved(t, scanLogfmt(tc.line, nil))
 			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(kv{})); diff != "" {
 				t.Errorf("scanLogfmt(%q) (-want +got):\n%s", tc.line, diff)
 			}
@@ -75,7 +80,7 @@ func FuzzLogfmt(f *testing.F) {
 		if dec.Err() != nil {
 			return // malformed: we are lenient where the decoder gives up
 		}
-		got := resolved(scanLogfmt(line, nil))
+		got := resolved(t, scanLogfmt(line, nil))
 		if diff := cmp.Diff(want, got, cmp.AllowUnexported(kv{})); diff != "" {
 			t.Errorf("scanLogfmt(%q) (-go-logfmt +ours):\n%s", line, diff)
 		}
@@ -114,11 +119,44 @@ func TestJSONPath(t *testing.T) {
 	}
 }
 
+// TestLogfmtLongEscapedValue reads a quoted value with an escape longer
+// than go-logfmt's Decoder takes (its bufio.Scanner stops at 64 KiB): it
+// is unescaped in full, not replaced by "".
+func TestLogfmtLongEscapedValue(t *testing.T) {
+	long := strings.Repeat("a", 70000)
+	line := `t=x msg="` + long + `\"b\u00e9" n=1`
+	m := newLogfmtMatcher([]string{"msg", "n"})
+	m.data = []bool{true, true}
+	lc := &lineCtx{}
+	lc.reset(line)
+	vals := make([]value, 2)
+	if !m.fill(lc, vals) {
+		t.Fatal("line not taken")
+	}
+	if want := long + `"bé`; vals[0].s != want || !vals[0].ok {
+		t.Errorf("msg: ok %v, %d bytes %.20q..., want the unescaped %d bytes", vals[0].ok, len(vals[0].s), vals[0].s, len(want))
+	}
+	if vals[1] != (value{s: "1", ok: true}) {
+		t.Errorf("n: %+v", vals[1])
+	}
+}
+
+// goLogfmtUnquote unquotes the quoted value through go-logfmt's decoder.
+func goLogfmtUnquote(quoted string) (string, bool) {
+	dec := logfmt.NewDecoder(strings.NewReader("k=" + quoted))
+	if !dec.ScanRecord() || !dec.ScanKeyval() || dec.Err() != nil {
+		return "", false
+	}
+	return string(dec.Value()), true
+}
+
 // FuzzValidEscapes holds validEscapes, which the scanner checks quoted
-// values with, to go-logfmt's unquoting, which a rule reading the value
-// then does: a value the scanner keeps always unquotes.
+// values with, and unescapeLogfmt, which a rule reading the value then
+// runs, to go-logfmt's unquoting: a value the scanner keeps always
+// unquotes, to what go-logfmt gives.
 func FuzzValidEscapes(f *testing.F) {
-	for _, s := range []string{`a\"b`, `\u00e9`, `\ud83d\ude00`, `\ud83dx`, `\q`, "a\\\tb", `\u12`, `x\`, "\xff\\n"} {
+	for _, s := range []string{`a\"b`, `\u00e9`, `\ud83d\ude00`, `\ud83dx`, `\q`, "a\\\tb", `\u12`, `x\`, "\xff\\n",
+		`\ud83d\u0041`, `\uDC00\uD800`, "\uFFFD\\/\xed\xa0\x80", `\u+123`, `\b\f\r\'`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -139,9 +177,13 @@ func FuzzValidEscapes(f *testing.F) {
 		if esc {
 			return // the closing quote would be escaped
 		}
-		_, want := unquoteLogfmt(`"` + s + `"`)
-		if got := validEscapes(s); got != want {
-			t.Errorf("validEscapes(%q) = %v, go-logfmt unquotes it: %v", s, got, want)
+		want, wantOK := goLogfmtUnquote(`"` + s + `"`)
+		if got := validEscapes(s); got != wantOK {
+			t.Errorf("validEscapes(%q) = %v, go-logfmt unquotes it: %v", s, got, wantOK)
+		}
+		got, ok := unescapeLogfmt(s, []byte{})
+		if ok != wantOK || ok && string(got) != want {
+			t.Errorf("unescapeLogfmt(%q) = %q, %v; go-logfmt %q, %v", s, got, ok, want, wantOK)
 		}
 	})
 }

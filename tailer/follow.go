@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
@@ -224,37 +225,49 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 // before a poll saw it shorter), and read reports errRewritten without
 // passing on anything of the new content.
 func (f *follower) read(ctx context.Context, lines chan<- pipeline.Line) (grew bool, err error) {
-	// A buffer only while reading: a thousand followed files, mostly
-	// waiting, do not hold a thousand buffers.
+	rest, grew, err := f.readNew()
+	if !grew || err != nil {
+		return grew, err
+	}
+	err = f.feedTaken(rest, f.emitter(ctx, lines))
+	if print := f.print.Load(); print != nil && print.FingerprintBytes < fingerprintBytes && f.sp.pos > print.FingerprintBytes {
+		f.refine()
+	}
+	return true, err
+}
+
+// readNew is read's reading: into a pooled buffer, which it puts back
+// before the lines are sent (take copies what they need), so that
+// followers waiting for room in the lines channel (a hundred files read
+// at startup) hold no read buffer, and the pool keeps about as many
+// buffers as reads run at once.
+func (f *follower) readNew() (rest []byte, grew bool, err error) {
 	bp := readBuffers.Get().(*[]byte)
 	defer readBuffers.Put(bp)
 	buf := *bp
 	k := len(f.seenTail)
 	n, rerr := f.file.ReadAt(buf, f.sp.pos-int64(k))
 	if rerr != nil && !errors.Is(rerr, io.EOF) {
-		return false, fmt.Errorf("read %s: %w", f.path, rerr)
+		return nil, false, fmt.Errorf("read %s: %w", f.path, rerr)
 	}
 	if n < k || !bytes.Equal(buf[:k], f.seenTail) {
-		return false, errRewritten
+		return nil, false, errRewritten
 	}
 	data := buf[k:n]
 	if f.sp.pos == int64(k) && !f.sameHead(buf[:n]) {
-		return false, errRewritten
+		return nil, false, errRewritten
 	}
 	if len(data) == 0 {
-		return false, nil
+		return nil, false, nil
 	}
 	if n == len(buf) {
 		// A backlog: know how far it goes, for what a truncation would
 		// lose (one stat per buffer read).
 		f.noteSize()
 	}
-	err = f.feed(data, f.emitter(ctx, lines))
+	rest = f.take(data)
 	f.keepTail(data)
-	if print := f.print.Load(); print != nil && print.FingerprintBytes < fingerprintBytes && f.sp.pos > print.FingerprintBytes {
-		f.refine()
-	}
-	return true, err
+	return rest, true, nil
 }
 
 // sameHead reports whether head, the file's content from its start as read
@@ -277,17 +290,44 @@ func (f *follower) sameHead(head []byte) bool {
 }
 
 // feed feeds data, the bytes at the read offset just read, to the
-// splitter with emit. The complete lines of data become one string, which
-// their Texts share: one allocation and copy per read rather than per
-// line. A chunk lives while a line of it waits to be extracted; what
-// extraction keeps of a line it copies (extract's keeper), so no chunk
-// outlives its lines' records.
+// splitter with emit (take, then feedTaken).
 func (f *follower) feed(data []byte, emit func(line) error) error {
+	return f.feedTaken(f.take(data), emit)
+}
+
+// take copies out what feedTaken needs of data, the bytes at the read
+// offset just read, so that data may be reused once it returns. The
+// complete lines of data become one string, the chunk, which their Texts
+// share: one allocation and copy per read rather than per line. A chunk
+// lives while a line of it waits to be extracted; what extraction keeps
+// of a line it copies (extract's keeper), so no chunk outlives its lines'
+// records. The bytes after the last "\n" (a line being written) are
+// returned, copied; without a "\n" the splitter holds data at once.
+func (f *follower) take(data []byte) (rest []byte) {
 	f.readAt = f.now()
-	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-		f.chunk, f.chunkAt = string(data[:i+1]), f.sp.pos
+	i := bytes.LastIndexByte(data, '\n')
+	if i < 0 {
+		f.sp.hold(data)
+		return nil
 	}
-	err := f.sp.feed(data, emit)
+	f.chunk, f.chunkAt = string(data[:i+1]), f.sp.pos
+	if i+1 < len(data) {
+		rest = bytes.Clone(data[i+1:])
+	}
+	return rest
+}
+
+// feedTaken feeds the chunk and then rest, as take left them, to the
+// splitter with emit. The splitter only reads the chunk's bytes (it
+// copies what it holds), so the string is not written through.
+func (f *follower) feedTaken(rest []byte, emit func(line) error) error {
+	if f.chunk == "" {
+		return nil
+	}
+	err := f.sp.feed(unsafe.Slice(unsafe.StringData(f.chunk), len(f.chunk)), emit)
+	if err == nil {
+		err = f.sp.feed(rest, emit) // no "\n" in it: only held
+	}
 	f.chunk = ""
 	return err
 }

@@ -37,6 +37,8 @@
 package rescan
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"regexp/syntax"
 	"strings"
 	"unicode"
@@ -86,6 +88,18 @@ type Scanner struct {
 	nloc     int    // 2 * (number of groups + 1)
 	anchored bool   // the pattern begins with ^: only start 0 can match
 	prefix   string // a literal every match begins with, or ""
+	// lead is the unbounded repeat every match begins with (after
+	// captures), or nil. When no match starts at pos, none starts inside
+	// the run of lead's class from pos either: from there the repeat can
+	// only end where it could from pos, with the same rest of the
+	// pattern to match (captures record, they do not decide). So Match
+	// skips the run, which makes `\pL+!` linear in the line, not
+	// quadratic.
+	lead *node
+	// needle is a literal every match holds, or "": a line without it
+	// does not match, which strings.Index tells at once where trying
+	// every start position would take the whole budget.
+	needle string
 }
 
 // NumLoc is the length loc must have at least: twice the number of groups,
@@ -127,7 +141,16 @@ type node struct {
 // class is a set of runes: a table for ASCII, sorted ranges above.
 type class struct {
 	ascii [utf8.RuneSelf]bool
-	wide  []rune // lo, hi pairs, all >= utf8.RuneSelf
+	bits  [2]uint64 // ascii again, as bits for disjoint
+	wide  []rune    // lo, hi pairs, all >= utf8.RuneSelf
+	// wideCost is what checking a wide rune costs in budget steps: the
+	// probes of hasWide's search (about 9 for \pL's 400 ranges), so that
+	// a line of CJK text against \pL runs out of budget as soon as an
+	// ASCII line would, in time, not 10 times later.
+	wideCost int
+	// noFFFD: U+FFFD is not in the class, so every run of it is valid
+	// UTF-8, which can be stepped back over (giveBack).
+	noFFFD bool
 }
 
 func newClass(ranges []rune) *class {
@@ -136,20 +159,29 @@ func newClass(ranges []rune) *class {
 		lo, hi := ranges[i], ranges[i+1]
 		for r := lo; r <= hi && r < utf8.RuneSelf; r++ {
 			c.ascii[r] = true
+			c.bits[r/64] |= 1 << (r % 64)
 		}
 		if hi >= utf8.RuneSelf {
 			c.wide = append(c.wide, max(lo, utf8.RuneSelf), hi)
 		}
 	}
+	c.wideCost = 1 + bits.Len(uint(len(c.wide)/2))
+	c.noFFFD = !c.hasWide(utf8.RuneError)
 	return c
 }
 
+// hasWide searches the ranges: a linear walk costs ~250 ns for a CJK rune
+// against \pL, several times regexp's time for the whole rune.
 func (c *class) hasWide(r rune) bool {
-	for i := 0; i < len(c.wide); i += 2 {
-		if r < c.wide[i] {
-			return false
-		}
-		if r <= c.wide[i+1] {
+	lo, hi := 0, len(c.wide)/2
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch {
+		case r < c.wide[2*m]:
+			hi = m
+		case r > c.wide[2*m+1]:
+			lo = m + 1
+		default:
 			return true
 		}
 	}
@@ -163,18 +195,20 @@ func (c *class) has(r rune) bool {
 	return c.hasWide(r)
 }
 
-// disjoint reports whether no rune is in both classes.
+// disjoint reports whether no rune is in both classes. It walks both
+// sorted range lists together, in time linear in their lengths.
 func (c *class) disjoint(d *class) bool {
-	for i := range c.ascii {
-		if c.ascii[i] && d.ascii[i] {
-			return false
-		}
+	if c.bits[0]&d.bits[0] != 0 || c.bits[1]&d.bits[1] != 0 {
+		return false
 	}
-	for i := 0; i < len(c.wide); i += 2 {
-		for j := 0; j < len(d.wide); j += 2 {
-			if c.wide[i] <= d.wide[j+1] && d.wide[j] <= c.wide[i+1] {
-				return false
-			}
+	for i, j := 0, 0; i < len(c.wide) && j < len(d.wide); {
+		switch {
+		case c.wide[i+1] < d.wide[j]:
+			i += 2
+		case d.wide[j+1] < c.wide[i]:
+			j += 2
+		default:
+			return false
 		}
 	}
 	return true
@@ -201,12 +235,56 @@ func Compile(pattern string) *Scanner {
 	case kLit:
 		s.prefix = start.lit
 	}
+	lead := start
+	for lead.kind == kCap {
+		lead = lead.next
+	}
+	if lead.kind == kClass && lead.max < 0 {
+		s.lead = lead
+	}
+	if !s.anchored && s.prefix == "" {
+		s.needle = needle(start)
+	}
 	return s
+}
+
+// needle returns the longest literal on the path every match takes from n
+// (up to the first alternation), or "".
+func needle(n *node) string {
+	best := ""
+	for ; n.kind != kAlt && n.kind != kEnd && n.kind != kFail; n = n.next {
+		if n.kind == kLit && len(n.lit) > len(best) {
+			best = n.lit
+		}
+	}
+	return best
 }
 
 type compiler struct {
 	n   int
 	bad bool
+	// classes shares one class among the repeats of the same set (\S,
+	// \d, \pL ...), keyed by its ranges: a pattern of a thousand \pL
+	// builds one table, not a thousand.
+	classes map[string]*class
+}
+
+// class returns the class of the single-rune re.
+func (c *compiler) class(re *syntax.Regexp) *class {
+	key := make([]byte, 2, 2+4*len(re.Rune))
+	key[0], key[1] = byte(re.Op), byte(re.Flags&syntax.FoldCase)
+	for _, r := range re.Rune {
+		key = binary.LittleEndian.AppendUint32(key, uint32(r))
+	}
+	if cls, ok := c.classes[string(key)]; ok {
+		return cls
+	}
+	if c.classes == nil {
+		c.classes = make(map[string]*class)
+	}
+	cls := runeClass(re)
+	c.classes[string(key)] = cls
+	return cls
 }
 
 func (c *compiler) add(n *node) *node {
@@ -316,8 +394,11 @@ func runeClass(re *syntax.Regexp) *class {
 }
 
 func (c *compiler) repeat(item *syntax.Regexp, min, max int, greedy bool, next *node) *node {
-	n := &node{kind: kClass, cls: runeClass(item), min: min, max: max, greedy: greedy, next: next}
-	n.possessive = greedy && min != max && cannotFollow(n.cls, next, 0)
+	n := &node{kind: kClass, cls: c.class(item), min: min, max: max, greedy: greedy, next: next}
+	if greedy && min != max {
+		work := maxFollowWork
+		n.possessive = cannotFollow(n.cls, next, 0, &work)
+	}
 	return c.add(n)
 }
 
@@ -346,14 +427,22 @@ func (c *compiler) literal(re *syntax.Regexp, next *node) *node {
 	return next
 }
 
-// maxFollowDepth bounds cannotFollow's walk; past it, the answer is "can".
-const maxFollowDepth = 8
+// cannotFollow's walk is bounded in depth and in total work (nodes
+// visited, plus the ranges disjoint compares, over 64): optional parts in a
+// row branch, so depth alone lets k-way alternations of optional runes cost
+// k^depth (seconds to compile for a 3 KB pattern). Past either bound, the
+// answer is "can": the repeat is then not possessive, which costs only
+// speed on lines that do not match.
+const (
+	maxFollowDepth = 8
+	maxFollowWork  = 256
+)
 
 // cannotFollow reports whether n can never match at a position where the
 // next rune is in cls: then a greedy repeat of cls followed by n never
-// gains by giving back a rune.
-func cannotFollow(cls *class, n *node, depth int) bool {
-	if depth > maxFollowDepth {
+// gains by giving back a rune. work is the budget left for the walk.
+func cannotFollow(cls *class, n *node, depth int, work *int) bool {
+	if *work--; depth > maxFollowDepth || *work < 0 {
 		return false
 	}
 	switch n.kind {
@@ -361,19 +450,19 @@ func cannotFollow(cls *class, n *node, depth int) bool {
 		r, _ := utf8.DecodeRuneInString(n.lit)
 		return !cls.has(r)
 	case kClass:
-		if !n.cls.disjoint(cls) {
+		if *work -= (len(n.cls.wide) + len(cls.wide)) / 64; *work < 0 || !n.cls.disjoint(cls) {
 			return false
 		}
-		return n.min > 0 || cannotFollow(cls, n.next, depth+1)
+		return n.min > 0 || cannotFollow(cls, n.next, depth+1, work)
 	case kAlt:
 		for _, a := range n.alts {
-			if !cannotFollow(cls, a, depth+1) {
+			if !cannotFollow(cls, a, depth+1, work) {
 				return false
 			}
 		}
 		return true
 	case kCap:
-		return cannotFollow(cls, n.next, depth+1)
+		return cannotFollow(cls, n.next, depth+1, work)
 	case kEndText, kFail:
 		// There is a rune at the position, so it is not the end. (It may
 		// be the start: a star gives back down to none.)
@@ -391,6 +480,9 @@ func (s *Scanner) Match(text string, loc []int) Result {
 	loc = loc[:s.nloc]
 	for i := range loc {
 		loc[i] = -1
+	}
+	if s.needle != "" && !strings.Contains(text, s.needle) {
+		return NoMatch
 	}
 	m := machine{text: text, loc: loc, steps: baseSteps + stepsPerByte*len(text)}
 	for pos := 0; ; {
@@ -412,6 +504,12 @@ func (s *Scanner) Match(text string, loc []int) Result {
 		}
 		if s.anchored || pos == len(text) {
 			return NoMatch
+		}
+		if s.lead != nil {
+			if k, end, _ := m.scan(s.lead.cls, pos, -1); k > 0 {
+				pos = end // and try at end, where the run is empty
+				continue
+			}
 		}
 		if text[pos] < utf8.RuneSelf {
 			pos++
@@ -446,7 +544,7 @@ func (m *machine) next(pos int) (rune, int) {
 // returns how many it took, where they end, and whether all were ASCII.
 func (m *machine) scan(cls *class, pos, max int) (k, end int, ascii bool) {
 	text := m.text
-	ascii = true
+	wide := 0 // wide runes taken
 	for pos < len(text) && k != max {
 		if c := text[pos]; c < utf8.RuneSelf {
 			if !cls.ascii[c] {
@@ -456,15 +554,16 @@ func (m *machine) scan(cls *class, pos, max int) (k, end int, ascii bool) {
 		} else {
 			r, w := utf8.DecodeRuneInString(text[pos:])
 			if !cls.hasWide(r) {
+				m.steps -= cls.wideCost
 				break
 			}
 			pos += w
-			ascii = false
+			wide++
 		}
 		k++
 	}
-	m.steps -= k
-	return k, pos, ascii
+	m.steps -= k + wide*cls.wideCost
+	return k, pos, wide == 0
 }
 
 // match reports whether the pattern from n matches text from pos on. It
@@ -552,11 +651,17 @@ func (m *machine) giveBack(n *node, pos int) bool {
 		if m.steps < 0 || k == n.min {
 			return false
 		}
-		if ascii {
+		switch {
+		case ascii:
 			end--
-		} else {
-			// The run holds wide runes, which are not safe to step
-			// back over (invalid bytes); count them again from pos.
+		case n.cls.noFFFD:
+			// The run is valid UTF-8, so its last rune decodes
+			// backwards as it did forwards.
+			_, w := utf8.DecodeLastRuneInString(m.text[pos:end])
+			end -= w
+		default:
+			// The run may hold invalid bytes, which are not safe to
+			// step back over; count the runes again from pos.
 			_, end, _ = m.scan(n.cls, pos, k-1)
 		}
 	}

@@ -1,12 +1,17 @@
 package rescan
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // nginxPattern is the combined log pattern of the benchmarks and of
@@ -69,6 +74,12 @@ var seedPatterns = []string{
 	`(?:(a)|b)*`, // a repeated group: regexp's
 	`\bword\b`,   // word boundary: regexp's
 	`[^\x00-\x{10FFFF}]`,
+	// Unanchored, led by an unbounded repeat (skipped over), with a
+	// literal every match holds (the needle).
+	`\pL+!`,
+	`(?P<k>\pL+)=(?P<n>\d+)`,
+	`(\S+)@(\S+)`,
+	`(\pL*)[^\pL]?x`,
 }
 
 var seedLines = []string{
@@ -81,6 +92,7 @@ var seedLines = []string{
 	`ERROR 42 things`, `k=v a="b c" d= e`, `abcd`, `abcbcd`, `xxxxxyz`, `10.0.0.255`, `1.2.3`,
 	"line one\nline two", "a\nb", `é ü`, "éé\xff", "\xffk\xe2\x84\xaaK", `/api/v1`, `HEALTH`, `304`,
 	"", "a", "aab", "word words", "a\xc3", "\xc3\xa9\xc3", strings.Repeat("x", 300) + "y",
+	"用户登录成功 n=5 日本!", "a@b c@", "日\xff本=1 é!",
 }
 
 // check compares the scanner with regexp on one line. Unknown is allowed:
@@ -273,6 +285,38 @@ func TestBudget(t *testing.T) {
 	}
 }
 
+// TestBudgetShapes drives exponential shapes over long lines: each answer
+// is regexp's or Unknown, in time linear in the line.
+func TestBudgetShapes(t *testing.T) {
+	pats := []string{
+		strings.Repeat("(a?)", 25) + strings.Repeat("a", 25),
+		strings.Repeat("a?", 25) + strings.Repeat("a", 25) + "$",
+		strings.Repeat("(?:a|aa)?", 30) + "b",
+		strings.Repeat("(a*?)", 20) + "b$",
+		`(.*)(.*)(.*)(.*)(.*)(.*)x`,
+		`^(.*?,){11}P`,
+	}
+	lines := []string{
+		strings.Repeat("a", 25), strings.Repeat("a", 24) + "b", strings.Repeat("a", 2000),
+		strings.Repeat("a", 2000) + "b", strings.Repeat("日本", 700), strings.Repeat("a,", 1000) + "P",
+		strings.Repeat("\xff", 1000) + "x",
+	}
+	for _, p := range pats {
+		s := Compile(p)
+		if s == nil {
+			continue
+		}
+		re := regexp.MustCompile(p)
+		for _, l := range lines {
+			start := time.Now()
+			check(t, re, s, l)
+			if el := time.Since(start); el > 200*time.Millisecond {
+				t.Errorf("%q on %d bytes: %v", p, len(l), el)
+			}
+		}
+	}
+}
+
 // TestGivesBack checks patterns that need backtracking get an answer, not a
 // fallback: `.* (\d+)$` gives back to the last space.
 func TestGivesBack(t *testing.T) {
@@ -297,6 +341,28 @@ func TestNoAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkWide matches a line of CJK text against \pL, a class of
+// hundreds of ranges.
+func BenchmarkWide(b *testing.B) {
+	const pattern = `^msg=(\pL+) n=(\d+)$`
+	line := "msg=" + strings.Repeat("日本語のログ", 200) + " n=5"
+	s := Compile(pattern)
+	re := regexp.MustCompile(pattern)
+	loc := make([]int, s.NumLoc())
+	b.Run("scanner", func(b *testing.B) {
+		for b.Loop() {
+			if s.Match(line, loc) != Matched {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("regexp", func(b *testing.B) {
+		for b.Loop() {
+			re.FindStringSubmatchIndex(line)
+		}
+	})
+}
+
 func BenchmarkMatch(b *testing.B) {
 	s := Compile(nginxPattern)
 	re := regexp.MustCompile(nginxPattern)
@@ -313,4 +379,117 @@ func BenchmarkMatch(b *testing.B) {
 			re.FindStringSubmatchIndex(seedLines[0])
 		}
 	})
+}
+
+// TestCompileBounded compiles a pattern whose optional parts branch: x*
+// then four groups of k optional runes. cannotFollow's walk from x* has
+// k^4 paths within its depth bound; bounded in work too, it compiles in
+// about regexp.Compile's time (k=80 took 6 s before).
+func TestCompileBounded(t *testing.T) {
+	var alts []string
+	for i := range 80 {
+		alts = append(alts, fmt.Sprintf(`\x{%x}?`, 0x100+i))
+	}
+	p := "x*" + strings.Repeat("(?:"+strings.Join(alts, "|")+")", 4) + "y"
+	start := time.Now()
+	regexp.MustCompile(p)
+	rt := time.Since(start)
+	start = time.Now()
+	s := Compile(p)
+	if ct := time.Since(start); ct > 10*rt+50*time.Millisecond {
+		t.Errorf("Compile of a %d-byte pattern took %v, regexp.Compile %v", len(p), ct, rt)
+	}
+	if s == nil || s.start.kind != kClass || s.start.possessive {
+		t.Errorf("x* should be compiled, and not possessive (the walk gave up)")
+	}
+	check(t, regexp.MustCompile(p), s, "xx\u0100y")
+}
+
+// TestHasWide holds the binary search of a class's ranges to a walk over
+// them, for classes of one range to \pL's hundreds.
+func TestHasWide(t *testing.T) {
+	for _, p := range []string{`\pL`, `\p{Han}`, `[^a]`, `(?i)k`, `[é-ü\x{3000}]`, `[^\x00-\x{10FFFF}]`, `\PL`} {
+		re, err := syntax.Parse(p, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re = re.Simplify()
+		ranges := re.Rune
+		if re.Op == syntax.OpLiteral {
+			ranges = runeClass(re).wide // (?i)k: the Kelvin sign
+		}
+		c := runeClass(re)
+		var runes []rune // each range's edges, and a sample of the rest
+		for i := range ranges {
+			runes = append(runes, ranges[i]-1, ranges[i], ranges[i]+1)
+		}
+		for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r += 61 {
+			runes = append(runes, r)
+		}
+		for _, r := range append(runes, unicode.MaxRune) {
+			if r < utf8.RuneSelf || r > unicode.MaxRune {
+				continue
+			}
+			want := false
+			for i := 0; i+1 < len(ranges); i += 2 {
+				want = want || ranges[i] <= r && r <= ranges[i+1]
+			}
+			if got := c.has(r); got != want {
+				t.Fatalf("%s: has(%U) = %v, want %v", p, r, got, want)
+			}
+		}
+	}
+}
+
+// TestUnanchoredAnswers checks that unanchored patterns led by a repeat
+// answer long lines that do not match without running out of budget (and
+// then leaving the line to regexp): a line without the needle at once, and
+// one with it by skipping the leading repeat's runs.
+func TestUnanchoredAnswers(t *testing.T) {
+	cjk := strings.Repeat("日本", 3000)
+	for _, tc := range []struct{ pattern, line string }{
+		{`(\S+)@(\S+)`, "token " + strings.Repeat("x", 150)},
+		{`(\S+)@(\S+)`, "token " + strings.Repeat("x", 4000) + "@"},
+		{`(?P<k>\w+)=(?P<n>\d+)`, strings.Repeat("QUJDREVGR0g", 400) + "="},
+		{`\pL+!`, cjk},
+		{`\pL+!`, cjk + " !"},
+		{`(?P<k>\pL+)=(?P<n>\d+)`, cjk + "=x " + cjk + "=4"},
+	} {
+		re := regexp.MustCompile(tc.pattern)
+		if got := check(t, re, Compile(tc.pattern), tc.line); got == Unknown {
+			t.Errorf("%q on %d bytes: Unknown", tc.pattern, len(tc.line))
+		}
+	}
+}
+
+// TestWideTime compares the scanner with regexp on CJK lines against \pL,
+// where a wide rune's class check used to cost ~250 ns (a walk over \pL's
+// ranges) against one budget step: the scanner took 10 to 20 times
+// regexp's time, mostly before giving the line to regexp.
+func TestWideTime(t *testing.T) {
+	for _, p := range []string{`\pL+!`, `(?P<k>\pL+)=(?P<n>\d+)`, `^(\pL+)(\pL)(\d+)$`} {
+		s := Compile(p)
+		re := regexp.MustCompile(p)
+		loc := make([]int, s.NumLoc())
+		for _, l := range []string{strings.Repeat("日本", 1000), strings.Repeat("用户登录成功来自北京的请求处理完成", 3) + " n=5"} {
+			// The best of several rounds each, interleaved: the machine
+			// is shared.
+			var sc, rt time.Duration = 1 << 62, 1 << 62
+			for range 5 {
+				start := time.Now()
+				for range 4 {
+					s.Match(l, loc)
+				}
+				sc = min(sc, time.Since(start))
+				start = time.Now()
+				for range 4 {
+					re.FindStringSubmatchIndex(l)
+				}
+				rt = min(rt, time.Since(start))
+			}
+			if sc > 4*rt {
+				t.Errorf("%q on %d bytes of CJK: scanner %v, regexp %v (%.1fx)", p, len(l), sc/4, rt/4, float64(sc)/float64(rt))
+			}
+		}
+	}
 }

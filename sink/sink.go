@@ -658,6 +658,10 @@ type WriteState struct {
 	// response came; Err is its error (never holding the token).
 	Status int
 	Err    string
+	// Rejected says the last failure is one that retrying cannot mend:
+	// InfluxDB refused the credentials or the address (401, 403, 404), or
+	// the server's certificate failed verification.
+	Rejected bool
 }
 
 // WriteState returns the state of writing; it is safe to call at any time.
@@ -687,7 +691,10 @@ func (s *Sink) wrote(err error, start time.Time) {
 		if s.state.FailingSince.IsZero() {
 			s.state.FailingSince = start
 		}
+		var cert *tls.CertificateVerificationError
 		s.state.Status, s.state.Err = status, err.Error()
+		s.state.Rejected = status == http.StatusUnauthorized || status == http.StatusForbidden ||
+			status == http.StatusNotFound || errors.As(err, &cert)
 	}
 	s.stateMu.Unlock()
 	if s.cfg.OnWrite != nil {

@@ -1166,6 +1166,9 @@ func TestWriteState(t *testing.T) {
 	if since.Before(before) || states[1].FailingSince != since || !states[0].LastSuccess.IsZero() {
 		t.Errorf("states while failing: %+v, want FailingSince kept from the first failure, no success", states)
 	}
+	if states[0].Rejected || !states[1].Rejected {
+		t.Errorf("states while failing: %+v, want a 503 not rejected, a 401 rejected", states)
+	}
 	if states[0].Status != 503 || states[1].Status != 401 || !strings.Contains(states[1].Err, "401") {
 		t.Errorf("states while failing: %+v, want the last failure's status and error", states)
 	}

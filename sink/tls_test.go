@@ -51,6 +51,13 @@ func TestTLS(t *testing.T) {
 			case !tc.written && !errors.As(err, &verr):
 				t.Fatalf("write: %v, want a certificate verification error", err)
 			}
+			// The sink takes a failed verification for a rejection that
+			// no retry mends (so /healthz says so at once).
+			s := &Sink{}
+			s.wrote(err, time.Now())
+			if st := s.WriteState(); st.Rejected == tc.written {
+				t.Errorf("WriteState after %v: Rejected %v", err, st.Rejected)
+			}
 		})
 	}
 	got := srv.Dump(t, "db")

@@ -41,8 +41,10 @@ func (s *Server) check(now time.Time) health {
 			writes = "nothing written yet"
 		case ws.FailingSince.IsZero():
 			writes = fmt.Sprintf("last write %s ago", now.Sub(ws.LastSuccess).Round(time.Second))
-		case ws.Status == http.StatusUnauthorized || ws.Status == http.StatusForbidden || ws.Status == http.StatusNotFound:
+		case ws.Rejected && ws.Status != 0:
 			problems = append(problems, fmt.Sprintf("InfluxDB refuses the writes with %d (check the url, token, org and bucket): %s", ws.Status, ws.Err))
+		case ws.Rejected:
+			problems = append(problems, fmt.Sprintf("the server's certificate does not verify (check tls.ca_file and tls.server_name): %s", ws.Err))
 		case now.Sub(ws.FailingSince) > s.unhealthyAfter:
 			problems = append(problems, fmt.Sprintf("writes have failed for %s: %s", now.Sub(ws.FailingSince).Round(time.Second), ws.Err))
 		default:

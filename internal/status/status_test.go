@@ -249,9 +249,12 @@ func TestHealthz(t *testing.T) {
 			f.writes = sink.WriteState{LastSuccess: now.Add(-5 * time.Minute), FailingSince: now.Add(-2 * time.Minute), Err: "dial tcp: connection refused"}
 		}, 503, []string{"writes have failed for 2m0s: dial tcp: connection refused"}},
 		{"401", func(f *fake) {
-			f.writes = sink.WriteState{FailingSince: now, Status: 401, Err: "influxdb: 401: bad token " + token}
+			f.writes = sink.WriteState{FailingSince: now, Status: 401, Err: "influxdb: 401: bad token " + token, Rejected: true}
 		}, 503, []string{"InfluxDB refuses the writes with 401 (check the url, token, org and bucket)", "[REDACTED]"}},
-		{"403", func(f *fake) { f.writes = sink.WriteState{FailingSince: now, Status: 403, Err: "forbidden"} }, 503, []string{"with 403"}},
+		{"403", func(f *fake) { f.writes = sink.WriteState{FailingSince: now, Status: 403, Err: "forbidden", Rejected: true} }, 503, []string{"with 403"}},
+		{"certificate", func(f *fake) {
+			f.writes = sink.WriteState{FailingSince: now, Err: "tls: failed to verify certificate: x509: certificate signed by unknown authority", Rejected: true}
+		}, 503, []string{"the server's certificate does not verify (check tls.ca_file and tls.server_name)"}},
 		{"a file cannot be read", func(f *fake) {
 			f.tailer.Files[0].Err = errors.New("read /var/log/app.log: input/output error")
 		}, 503, []string{"cannot read /var/log/app.log: read /var/log/app.log: input/output error"}},

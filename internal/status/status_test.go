@@ -251,7 +251,9 @@ func TestHealthz(t *testing.T) {
 		{"401", func(f *fake) {
 			f.writes = sink.WriteState{FailingSince: now, Status: 401, Err: "influxdb: 401: bad token " + token, Rejected: true}
 		}, 503, []string{"InfluxDB refuses the writes with 401 (check the url, token, org and bucket)", "[REDACTED]"}},
-		{"403", func(f *fake) { f.writes = sink.WriteState{FailingSince: now, Status: 403, Err: "forbidden", Rejected: true} }, 503, []string{"with 403"}},
+		{"403", func(f *fake) {
+			f.writes = sink.WriteState{FailingSince: now, Status: 403, Err: "forbidden", Rejected: true}
+		}, 503, []string{"with 403"}},
 		{"certificate", func(f *fake) {
 			f.writes = sink.WriteState{FailingSince: now, Err: "tls: failed to verify certificate: x509: certificate signed by unknown authority", Rejected: true}
 		}, 503, []string{"the server's certificate does not verify (check tls.ca_file and tls.server_name)"}},

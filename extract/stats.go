@@ -81,15 +81,20 @@ type RuleStats struct {
 }
 
 // Stats returns a snapshot of the counters; it is safe to call at any time.
+// A source or rule retired by a reload and one of the same name that
+// replaced it are one entry, their counts summed: to the user (and to
+// Prometheus, whose series are named by them) they are one rule whose
+// counters only grow.
 func (e *Extractor) Stats() Stats {
 	st := Stats{UnknownSource: e.unknownSource.Load()}
 	e.rulesMu.RLock()
 	defer e.rulesMu.RUnlock()
+	sources, rules := map[string]int{}, map[[2]string]int{}
 	for _, src := range slices.Concat(e.order, e.retired) {
 		src.mu.Lock()
 		samples := append([]Sample(nil), src.samples...)
 		src.mu.Unlock()
-		st.Sources = append(st.Sources, SourceStats{
+		ss := SourceStats{
 			Source:    src.name,
 			Lines:     src.lines.Load(),
 			Unmatched: src.unmatched.Load(),
@@ -98,10 +103,16 @@ func (e *Extractor) Stats() Stats {
 			NotTaken:  src.notTaken.Load(),
 			Replayed:  src.replayed.Load(),
 			Samples:   samples,
-		})
+		}
+		if i, ok := sources[src.name]; ok {
+			st.Sources[i].Add(ss)
+		} else {
+			sources[src.name] = len(st.Sources)
+			st.Sources = append(st.Sources, ss)
+		}
 		for _, r := range slices.Concat(src.rules, src.retired) {
 			c := &r.counted // not uncounted, the replayed lines'
-			st.Rules = append(st.Rules, RuleStats{
+			rs := RuleStats{
 				Source: src.name, Rule: r.name,
 				Taken: c.taken.Load(), NotTaken: c.notTaken.Load(), Filtered: c.filtered.Load(),
 				Points: c.points.Load(), Aggregated: c.aggregated.Load(), Late: c.late.Load(), Folded: c.folded.Load(), LeftToBackfill: c.leftToBackfill.Load(),
@@ -109,8 +120,46 @@ func (e *Extractor) Stats() Stats {
 				Missing: c.missing.Load(), CompositeValues: c.compositeValues.Load(),
 				NoFields: c.noFields.Load(), SeriesTooLong: c.seriesTooLong.Load(),
 				Displaced: c.displaced.Load(), OutsideWindow: c.outside.Load(),
-			})
+			}
+			key := [2]string{src.name, r.name}
+			if i, ok := rules[key]; ok {
+				st.Rules[i].Add(rs)
+			} else {
+				rules[key] = len(st.Rules)
+				st.Rules = append(st.Rules, rs)
+			}
 		}
 	}
 	return st
+}
+
+// Add sums o's counts into s, its samples up to the usual few.
+func (s *SourceStats) Add(o SourceStats) {
+	s.Lines += o.Lines
+	s.Unmatched += o.Unmatched
+	s.Taken += o.Taken
+	s.Filtered += o.Filtered
+	s.NotTaken += o.NotTaken
+	s.Replayed += o.Replayed
+	s.Samples = append(s.Samples, o.Samples[:min(len(o.Samples), max(0, maxSamples-len(s.Samples)))]...)
+}
+
+// Add sums o's counts into r.
+func (r *RuleStats) Add(o RuleStats) {
+	r.Taken += o.Taken
+	r.NotTaken += o.NotTaken
+	r.Filtered += o.Filtered
+	r.Points += o.Points
+	r.Aggregated += o.Aggregated
+	r.Late += o.Late
+	r.Folded += o.Folded
+	r.LeftToBackfill += o.LeftToBackfill
+	r.TimeErrors += o.TimeErrors
+	r.ConversionErrors += o.ConversionErrors
+	r.Missing += o.Missing
+	r.CompositeValues += o.CompositeValues
+	r.NoFields += o.NoFields
+	r.SeriesTooLong += o.SeriesTooLong
+	r.Displaced += o.Displaced
+	r.OutsideWindow += o.OutsideWindow
 }

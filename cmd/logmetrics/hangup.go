@@ -45,6 +45,7 @@ func (p *agentPipeline) reloadOnHangups(e *env, path string, logf logFlags, runn
 	})
 	return func() {
 		signal.Stop(hups)
+		signal.Ignore(syscall.SIGHUP) // not the default action: death
 		close(done)
 		wg.Wait()
 	}

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	_ "time/tzdata" // time.location works on hosts without a zone database
 )
 
@@ -54,6 +56,14 @@ func init() {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "run" {
+		// SIGHUP's default action kills the process. The agent ignores
+		// it from here until reloadOnHangups handles it, and again after,
+		// so that `systemctl reload` just after a start or during a stop
+		// does no harm. (Go's runtime and package initialisation, a few
+		// ms, come before this line: nothing can be done about those.)
+		signal.Ignore(syscall.SIGHUP)
+	}
 	os.Exit(dispatch(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
 }
 

@@ -35,6 +35,9 @@ build:
 ## systemctl daemon-reload; systemctl enable --now logmetrics
 SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFIG@|$(CONFIG)|g' -e 's|@STATEDIR@|$(STATEDIR)|g'
 install: build
+	@for d in "$(BINDIR)" "$(SYSCONFDIR)" "$(STATEDIR)" "$(UNITDIR)" "$(DESTDIR)"; do \
+	  case "$$d" in *[[:space:]]*) echo "make install: '$$d' holds white space, which the unit's paths cannot take" >&2; exit 2;; esac; \
+	done
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(dir $(CONFIG))
 	install -m 0755 $(BIN)/logmetrics $(DESTDIR)$(BINDIR)/logmetrics

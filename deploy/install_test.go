@@ -86,6 +86,7 @@ func TestInstall(t *testing.T) {
 		for _, want := range []string{
 			"User=logmetrics", "SupplementaryGroups=adm", "NoNewPrivileges=yes", "ProtectSystem=strict",
 			"ReadWritePaths=" + state, "ReadOnlyPaths=/var/log", "Restart=on-failure",
+			"Environment=LOGMETRICS_STATE_DIR=" + state,
 			"ExecReload=/bin/kill -HUP $MAINPID", "ExecStart=" + bin + " run -config " + config,
 		} {
 			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(raw) {
@@ -103,6 +104,17 @@ func TestInstall(t *testing.T) {
 		out, err := exec.Command("systemd-analyze", "verify", unit).CombinedOutput()
 		if err != nil || len(bytes.TrimSpace(out)) > 0 {
 			t.Errorf("systemd-analyze verify %s: %v\n%s", unit, err, out)
+		}
+	})
+
+	t.Run("white space in a path", func(t *testing.T) {
+		cmd := exec.Command("make", "-s", "-C", root, "install", "BIN="+filepath.Join(tmp, "build"), "PREFIX="+filepath.Join(tmp, "with space"))
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "holds white space") {
+			t.Errorf("make install with a space in PREFIX: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(filepath.Join(tmp, "with space")); err == nil {
+			t.Errorf("make install made folders before refusing the path")
 		}
 	})
 

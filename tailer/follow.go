@@ -82,7 +82,8 @@ type follower struct {
 	// file has grown past it. Read by discovery.
 	print atomic.Pointer[position]
 	// copyPath is the copy being read for the truncated file, if any:
-	// the lines read from it name it.
+	// the lines read from it name it. It stays set in a follower stopped
+	// while it read one (doneWithCopy).
 	copyPath string
 
 	// Written by run, read by Stats.
@@ -354,7 +355,10 @@ func (f *follower) text(l line) string {
 }
 
 // emitter returns the splitter's emit for this file: it counts each line
-// and sends the ones not too long.
+// and sends the ones not too long. A line is counted before its send, so
+// that whoever receives it finds it counted in Stats, and uncounted when
+// the follower is stopped before it is sent: a reload that parks the file
+// has it read again, and counted, by the follower that resumes it.
 func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func(line) error {
 	return func(l line) error {
 		f.lines.Add(1)
@@ -380,6 +384,7 @@ func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func
 			f.sentTo = l.end
 			return nil
 		case <-ctx.Done():
+			f.lines.Add(-1)
 			return ctx.Err()
 		}
 	}
@@ -627,7 +632,7 @@ func (f *follower) readWhole(ctx context.Context, c candidate, lines chan<- pipe
 	f.remember(positionOf(id))
 	f.id, f.self, f.replayUntil, f.copyPath = id, id, 0, c.path
 	f.adopt = false
-	defer func() { f.copyPath = "" }()
+	defer f.doneWithCopy(ctx)
 	f.sp.reset(0)
 	f.seenTail = f.seenTail[:0]
 	f.pos.start(c.path, id, 0)
@@ -654,7 +659,7 @@ func (f *follower) readCopy(ctx context.Context, c candidate, lines chan<- pipel
 	}
 	defer r.Close()
 	f.copyPath = c.path
-	defer func() { f.copyPath = "" }()
+	defer f.doneWithCopy(ctx)
 	if err := f.readStream(ctx, r, lines); err != nil {
 		return err
 	}
@@ -786,6 +791,14 @@ func (f *follower) line(l line) pipeline.Line {
 		ModTime:  f.modTime(l.end),
 		Replay:   l.end <= f.replayUntil,
 		Progress: &f.progress,
+	}
+}
+
+// doneWithCopy ends the reading of a copy, unless ctx is done: the
+// copyPath of a follower stopped by a reload says it stopped in one.
+func (f *follower) doneWithCopy(ctx context.Context) {
+	if ctx.Err() == nil {
+		f.copyPath = ""
 	}
 }
 

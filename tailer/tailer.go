@@ -66,11 +66,12 @@ type Tailer struct {
 
 	// reloads takes Reload's requests to Run's reading goroutine, which
 	// alone changes the sources; readDone is closed when it returns.
-	// parked are the files of removed sources, where their followers
-	// stopped (reload.go). Only the reading goroutine touches parked.
 	reloads  chan reloadRequest
 	readDone chan struct{}
-	parked   map[inode]parkedFile
+	// parked are the followers a reload stopped, by the file they
+	// followed, which they stopped reading at sentTo (reload.go).
+	// Guarded by mu: Run notes their acks (noteAck).
+	parked map[inode]*follower
 }
 
 // ErrState wraps the errors of New about the state folder: locked by
@@ -116,7 +117,7 @@ func New(cfg Config, log *slog.Logger) (*Tailer, error) {
 		ignored:  make(map[string]bool),
 		reloads:  make(chan reloadRequest),
 		readDone: make(chan struct{}),
-		parked:   make(map[inode]parkedFile),
+		parked:   make(map[inode]*follower),
 	}
 	if cfg.StateDir != "" {
 		pos, err := openPositions(cfg.StateDir, time.Now)
@@ -309,7 +310,9 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 		t.resumeRotated(ctx, wg, lines, all)
 	}
 	for _, src := range sources {
-		found, waiting := 0, 0
+		// known counts the matches already followed (a changed source's
+		// kept files) or let go: the source finds those too.
+		found, known, waiting := 0, 0, 0
 		for _, pattern := range src.Paths {
 			// I/O errors such as an unreadable directory are skipped, so one
 			// bad directory does not hide the rest of the tree; the only
@@ -327,8 +330,12 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 					continue
 				}
 				fi, err := os.Stat(path)
-				if err != nil || t.known(src, path, fi) {
-					continue // gone since the glob matched it, or known
+				if err != nil {
+					continue // gone since the glob matched it
+				}
+				if t.known(src, path, fi) {
+					known++
+					continue
 				}
 				found++
 				t.log.Debug("following", "source", src.Name, "file", path)
@@ -341,14 +348,14 @@ func (t *Tailer) discover(ctx context.Context, wg *sync.WaitGroup, lines chan<- 
 			// At 3 a.m. the first question is whether the agent found
 			// the files at all, and follows them.
 			switch {
-			case found == 0:
+			case found+known == 0:
 				t.log.Warn("no file matches the source's paths yet; looking again every poll interval",
 					"source", src.Name, "paths", src.Paths)
 			case waiting > 0:
 				t.log.Warn("following files; some could not be opened yet, retried every poll interval",
-					"source", src.Name, "files", found-waiting, "not_yet", waiting, "start_at", src.StartAt.String())
+					"source", src.Name, "files", found+known-waiting, "not_yet", waiting, "start_at", src.StartAt.String())
 			default:
-				t.log.Info("following files", "source", src.Name, "files", found, "start_at", src.StartAt.String())
+				t.log.Info("following files", "source", src.Name, "files", found+known, "start_at", src.StartAt.String())
 			}
 		}
 	}
@@ -383,7 +390,7 @@ const (
 	followFound   placement = iota // matched at a rediscovery: new, read from 0
 	followStartup                  // matched at startup: its position, or StartAt
 	followRotated                  // found at startup under a rotated name: its position, then released
-	followAdded                    // matched for a source a reload added: as at startup, or where it was parked
+	followAdded                    // matched for a source a reload added or changed: as at startup
 )
 
 // released is a file read to its end after a rotation and let go.
@@ -649,6 +656,9 @@ func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pip
 	f.print.Store(&print)
 	f.in = in
 	t.mu.Lock()
+	if f.unparked {
+		t.takeOver(f, in)
+	}
 	t.live[in] = f
 	t.all = append(t.all, f)
 	t.mu.Unlock()
@@ -687,8 +697,14 @@ func (t *Tailer) letGo(f *follower) {
 	defer t.mu.Unlock()
 	delete(t.live, f.in)
 	t.released[f.in] = released{id: id, end: end}
-	// Its lines are all read: its counts go to its source's, and it out
-	// of Stats, so that daily rotations do not pile up.
+	// Its lines are all read: out of Stats, so that daily rotations do
+	// not pile up.
+	t.forget(f)
+}
+
+// forget takes f, let go or stopped by a reload, out of Stats.Files; its
+// counts go to its source's. Call with t.mu held.
+func (t *Tailer) forget(f *follower) {
 	t.all = slices.DeleteFunc(t.all, func(a *follower) bool { return a == f })
 	g := t.gone[f.source]
 	if g == nil {
@@ -699,7 +715,8 @@ func (t *Tailer) letGo(f *follower) {
 }
 
 // place identifies a newly matched file and returns where to start
-// reading it: at startup, at its replay offset when the positions know it
+// reading it: where a reload stopped reading it (unpark); at startup, at
+// its replay offset when the positions know it
 // (the lines up to its committed offset are then replayed), else at the end of a file
 // found at startup of a StartAtEnd source, unless it took the place of a
 // file followed before, else at 0.
@@ -709,10 +726,12 @@ func (t *Tailer) place(f *follower, src Source, how placement) (int64, error) {
 	if f.id, err = Identify(f.file); err != nil {
 		return 0, err
 	}
-	if how == followAdded {
-		if from, ok := t.unpark(f); ok {
-			return from, nil
-		}
+	// A file a reload stopped following resumes where it stopped, also
+	// when a source the reload left unchanged finds it (it no longer
+	// belongs to an earlier source): read from 0 as a new file, its lines
+	// would be read twice.
+	if from, ok := t.unpark(f); ok {
+		return from, nil
 	}
 	// Only at startup: a file matched later was created since, all its
 	// lines new, even when it has the inode and first bytes of a saved
@@ -753,12 +772,19 @@ func (t *Tailer) place(f *follower, src Source, how placement) (int64, error) {
 	return from, nil
 }
 
-// noteAck notes what ack delivered on the follower of its file, for Stats.
-// A released file's acks find none: it is no longer shown.
+// noteAck notes what ack delivered on the follower of its file, for Stats,
+// or on the follower a reload parked it with, which a resumed follower
+// takes its gauges from (takeOver): under mu, so that none is lost
+// between the two. A released file's acks find none: it is no longer
+// shown.
 func (t *Tailer) noteAck(ack pipeline.Ack) {
+	in := inode{ack.File.Dev, ack.File.Ino}
 	t.mu.Lock()
-	f := t.live[inode{ack.File.Dev, ack.File.Ino}]
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	f := t.live[in]
+	if f == nil {
+		f = t.parked[in]
+	}
 	if f == nil {
 		return
 	}
@@ -773,9 +799,10 @@ func (t *Tailer) noteAck(ack pipeline.Ack) {
 // Stats is a snapshot of what the tailer has read.
 type Stats struct {
 	// Files holds the files followed now, those that failed and those not
-	// opened yet, sorted by path. A file let go after a rotation drops
-	// out, so that the files of a year of daily rotations do not pile up;
-	// Sources keeps its counts.
+	// opened yet, sorted by path, each once. A file let go after a
+	// rotation drops out, so that the files of a year of daily rotations
+	// do not pile up, and so does one a reload stopped following (a
+	// removed source's); Sources keeps their counts.
 	Files []FileStats
 	// Sources holds the counts of every file of each source followed
 	// since Run started, sorted by source.
@@ -793,6 +820,13 @@ func (s *SourceStats) add(f FileStats) {
 	s.Lines += f.Lines
 	s.TooLong += f.TooLong
 	s.LostToTruncation += f.LostToTruncation
+}
+
+// sub takes f's counts, added before, back out of s.
+func (s *SourceStats) sub(f FileStats) {
+	s.Lines -= f.Lines
+	s.TooLong -= f.TooLong
+	s.LostToTruncation -= f.LostToTruncation
 }
 
 // FileStats is what was read from one file.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"os"
 	"os/signal"
@@ -108,11 +109,40 @@ func restartOnly(running, cfg *config.Config) []string {
 		{"agent.log_format", a.LogFormat, b.LogFormat},
 		{"agent.self_metrics", a.SelfMetrics, b.SelfMetrics},
 		{"agent.unhealthy_after", a.UnhealthyAfter, b.UnhealthyAfter},
-		{"influxdb", running.InfluxDB, cfg.InfluxDB},
 	} {
 		if !reflect.DeepEqual(f.old, f.new) {
 			out = append(out, f.name)
 		}
 	}
+	if !sameInfluxDB(running.InfluxDB, cfg.InfluxDB) {
+		out = append(out, "influxdb")
+	}
 	return out
+}
+
+// sameInfluxDB reports whether two influxdb blocks say the same. Not
+// reflect.DeepEqual on the whole: the running block's OnWrite is set by
+// run (the metrics), and a ca_file's pool holds funcs, which DeepEqual
+// never finds equal, so every reload would warn of a change.
+func sameInfluxDB(a, b *config.InfluxDB) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.Sink.OnWrite, y.Sink.OnWrite = nil, nil
+	x.Sink.TLS, y.Sink.TLS = nil, nil
+	return reflect.DeepEqual(x, y) && sameTLS(a.Sink.TLS, b.Sink.TLS)
+}
+
+// sameTLS compares TLS settings, the CA pools with their Equal.
+func sameTLS(a, b *tls.Config) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if !a.RootCAs.Equal(b.RootCAs) {
+		return false
+	}
+	x, y := a.Clone(), b.Clone()
+	x.RootCAs, y.RootCAs = nil, nil
+	return reflect.DeepEqual(x, y)
 }

@@ -62,7 +62,11 @@ func (e *Extractor) RunParallel(ctx context.Context, in <-chan pipeline.Line, ou
 	toFinish := make(chan *chunk, n)
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() { e.matchChunks(toMatch) })
+		// The worker's state is made here, before the reader can apply a
+		// reload (swap writes what newWorker reads); after one, a worker
+		// learns of it from the chunks it is handed (renew).
+		w := e.newWorker()
+		wg.Go(func() { e.matchChunks(w, toMatch) })
 	}
 	wg.Go(func() { e.finishChunks(ctx, toFinish, free, out) })
 	closed := e.readChunks(ctx, in, free, toMatch, toFinish)
@@ -179,8 +183,7 @@ func (c *chunk) add(line pipeline.Line) {
 // agent reconcile with what the tailer handed over
 // (TestRunParallelCountsWhatItTook). The work left then is at most the
 // chunks in flight.
-func (e *Extractor) matchChunks(toMatch <-chan *chunk) {
-	w := e.newWorker()
+func (e *Extractor) matchChunks(w *worker, toMatch <-chan *chunk) {
 	for c := range toMatch {
 		for i := range c.items {
 			it := &c.items[i]

@@ -120,3 +120,38 @@ func TestReloadMarker(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadFirstLine: a reload marker as the very first line reaches the
+// finisher while workers may still be starting; the race detector (make
+// test runs with -race) caught workers reading the rules' size and
+// generation as the swap wrote them, when each made its state in its own
+// goroutine.
+func TestReloadFirstLine(t *testing.T) {
+	a := Rule{Name: "a", Mode: Logfmt, Fields: []FieldSpec{{Key: "n", From: "n", Type: TypeInt}}}
+	b := Rule{Name: "b", Mode: Logfmt, Fields: []FieldSpec{{Key: "n", From: "n", Type: TypeInt}, {Key: "m", From: "m", Type: TypeInt}}}
+	for range 20 {
+		ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{a}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{a, b}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make(chan pipeline.Line, 2)
+		in <- pipeline.Line{Rules: next}
+		in <- pipeline.Line{Source: "s", Text: "n=1 m=2", Origin: pipeline.Origin{Path: "f", Offset: 8}}
+		close(in)
+		out := make(chan pipeline.Record, 4)
+		if err := ex.RunParallel(context.Background(), in, out, 4); err != nil {
+			t.Fatal(err)
+		}
+		points := 0
+		for rec := range out {
+			points += len(rec.Points)
+		}
+		if points != 2 {
+			t.Fatalf("%d points from the line after the reload, want 2 (rules a and b)", points)
+		}
+	}
+}

@@ -91,6 +91,7 @@ func TestRunExamples(t *testing.T) {
 		name, line, expect string
 		rule               int // index in cfg.Examples
 		want               string
+		end                bool // Detail ends with want
 	}{
 		{name: "other value", rule: 0, line: "ts=1760104536 method=GET bytes=513 took=13ms",
 			want: "field bytes: want 512i, got 513i"},
@@ -104,6 +105,8 @@ func TestRunExamples(t *testing.T) {
 			want: `Rule "untimed" makes no point of the line: its regex does not match it.`},
 		{name: "bad value noted", rule: 0, line: "ts=1760104536 method=GET bytes=x took=13ms",
 			want: "field bytes: missing (want 512i)\nIt makes:\n  requests,method=GET took=0.013 1760104536000000000\nWhile reading the line:\n  bad value of \"bytes\": x"},
+		{name: "untimed point shown without its read time", rule: 3, line: "n=8",
+			want: "field n: want 7i, got 8i\nIt makes:\n  untimed n=8i", end: true},
 		{name: "aggregate window", rule: 4, line: "ts=1760104580 bytes=512",
 			want: "time: want 1760104500000000000 (2025-10-10T13:55:00Z), got 1m0s later"},
 	} {
@@ -119,7 +122,7 @@ func TestRunExamples(t *testing.T) {
 			if *d.Subject != ex.ExpectRange || d.Summary != "Example fails" {
 				t.Errorf("diagnostic %q at %v, want \"Example fails\" at expect, %v", d.Summary, d.Subject, ex.ExpectRange)
 			}
-			if !strings.Contains(d.Detail, tc.want) {
+			if !strings.Contains(d.Detail, tc.want) || (tc.end && !strings.HasSuffix(d.Detail, tc.want)) {
 				t.Errorf("Detail does not say %q:\n%s", tc.want, d.Detail)
 			}
 		})

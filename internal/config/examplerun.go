@@ -84,6 +84,15 @@ func runExample(ex *Example, now time.Time) (string, error) {
 	if got, err = encodePoints(got, rec.Points); err != nil {
 		return "", err
 	}
+	if ex.rule.Time == nil {
+		// The time is the read time, which is not compared: do not show
+		// it either, so that messages read the same on every run.
+		for i := range got {
+			if end := strings.LastIndexByte(got[i].Text, ' '); end > 0 {
+				got[i].Text = got[i].Text[:end]
+			}
+		}
+	}
 	var st extract.RuleStats
 	if rs := x.Stats().Rules; len(rs) == 1 {
 		st = rs[0]

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -26,15 +27,22 @@ func loadConfig(e *env, cmd, path string) *config.Config {
 // loadConfigFor is loadConfig with a last check of the command's own:
 // strict may turn diagnostics about a loaded Config into errors.
 func loadConfigFor(e *env, cmd, path string, strict func(*config.Config, hcl.Diagnostics) hcl.Diagnostics) *config.Config {
+	cfg, _ := loadConfigFiles(e, cmd, path, strict)
+	return cfg
+}
+
+// loadConfigFiles is loadConfigFor that also returns the parser's files,
+// to print diagnostics found after loading (test's failing examples).
+func loadConfigFiles(e *env, cmd, path string, strict func(*config.Config, hcl.Diagnostics) hcl.Diagnostics) (*config.Config, map[string]*hcl.File) {
 	if path == "" {
 		fmt.Fprintf(e.stderr, "logmetrics %s: -config is required (see logmetrics %s -h)\n", cmd, cmd)
-		return nil
+		return nil, nil
 	}
 	cfg, files, diags := config.Load(path)
 	if cfg != nil && strict != nil {
 		diags = strict(cfg, diags)
 	}
-	return printDiagnostics(e, path, files, diags, cfg)
+	return printDiagnostics(e, path, files, diags, cfg), files
 }
 
 // printDiagnostics prints diags as text with snippets of the file. It
@@ -73,7 +81,9 @@ func cmdCheck(e *env, args []string) int {
 	if !noArgs(e, fs, "") {
 		return exitUsage
 	}
-	cfg := loadConfig(e, "check", *path)
+	// A failing example is an error of the rules file like any other,
+	// printed with the rest.
+	cfg := loadConfigFor(e, "check", *path, withExamples)
 	if cfg == nil {
 		return exitUsage
 	}
@@ -81,6 +91,21 @@ func cmdCheck(e *env, args []string) int {
 	for _, s := range cfg.Extract.Sources {
 		rules += len(s.Rules)
 	}
-	fmt.Fprintf(e.stderr, "%s: ok, %d source(s), %d rule(s)\n", *path, len(cfg.Tailer.Sources), rules)
+	fmt.Fprintf(e.stderr, "%s: ok, %d source(s), %d rule(s)%s\n", *path, len(cfg.Tailer.Sources), rules, examplesPassed(cfg))
 	return exitOK
+}
+
+// withExamples adds an error for each failing example of cfg to diags.
+func withExamples(cfg *config.Config, diags hcl.Diagnostics) hcl.Diagnostics {
+	_, failed := config.RunExamples(cfg, time.Now())
+	return config.Merge(diags, failed)
+}
+
+// examplesPassed is the end of the ok line of a rules file whose examples
+// all passed: "" when it has none, so files without examples read as before.
+func examplesPassed(cfg *config.Config) string {
+	if len(cfg.Examples) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d example(s) passed", len(cfg.Examples))
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/logmetrics/logmetrics/tailer"
 )
 
-// TestCheckExample keeps rules.hcl.example passing `logmetrics check`.
+// TestCheckExample keeps rules.hcl.example, and its examples, passing
+// `logmetrics check`.
 func TestCheckExample(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
@@ -25,7 +26,8 @@ func TestCheckExample(t *testing.T) {
 	if stdout.Len() != 0 {
 		t.Errorf("check wrote to stdout: %q", stdout.String())
 	}
-	ok := regexp.MustCompile(`(?m)^\.\./\.\./rules\.hcl\.example: ok, [1-9]\d* source\(s\), [1-9]\d* rule\(s\)\n\z`)
+	// Its examples run too, and all pass.
+	ok := regexp.MustCompile(`(?m)^\.\./\.\./rules\.hcl\.example: ok, [1-9]\d* source\(s\), [1-9]\d* rule\(s\), [1-9]\d* example\(s\) passed\n\z`)
 	if !ok.Match(stderr.Bytes()) {
 		t.Errorf("check rules.hcl.example: stderr does not end with the ok line:\n%s", stderr.String())
 	}

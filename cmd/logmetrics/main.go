@@ -47,8 +47,8 @@ var commands []command
 func init() {
 	commands = []command{
 		{"run", "-config FILE [-log-level LEVEL] [-log-format FORMAT]", "follow the sources and ship their points", cmdRun},
-		{"check", "-config FILE", "validate a rules file", cmdCheck},
-		{"test", "-config FILE [-source NAME] [FILE ...]", "dry run: print the points of files (or stdin) as line protocol", cmdTest},
+		{"check", "-config FILE", "validate a rules file and run its examples", cmdCheck},
+		{"test", "-config FILE [-source NAME] [FILE ...]", "dry run: print the points of files (or stdin, after the examples) as line protocol", cmdTest},
 		{"backfill", "-config FILE [-source NAME] [-since TIME] [-until TIME] [-n] [-log-level LEVEL] [-log-format FORMAT] [PATH ...]", "write the points of archived logs (plain, gzip, zstd, bzip2) as run would have", cmdBackfill},
 		{"reload", "-config FILE", "check a rules file and have the agent running on its state folder reload it (SIGHUP)", cmdReload},
 		{"version", "", "print the version", cmdVersion},

@@ -11,7 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/term"
+
 	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/config"
 	"github.com/logmetrics/logmetrics/internal/logging"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 	"github.com/logmetrics/logmetrics/sink"
@@ -28,7 +32,7 @@ func cmdTest(e *env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	cfg := loadConfig(e, "test", *path)
+	cfg, files := loadConfigFiles(e, "test", *path, nil)
 	if cfg == nil {
 		return exitUsage
 	}
@@ -50,9 +54,23 @@ func cmdTest(e *env, args []string) int {
 	}
 	ex.SetLogger(log)
 
+	// Without files, test runs the examples, then reads stdin unless it
+	// is a terminal (a user who means to type lines names "-"): "test
+	// -config FILE" alone is the rules file's unit test.
 	inputs := fs.Args()
+	code := exitOK
 	if len(inputs) == 0 {
-		inputs = []string{"-"}
+		if !testExamples(e, *path, cfg, files) {
+			code = exitUsage
+		}
+		if !isTerminal(e.stdin) {
+			inputs = []string{"-"}
+		} else if len(cfg.Examples) == 0 {
+			fmt.Fprintf(e.stderr, "logmetrics test: %s has no examples and standard input is a terminal: name the files to read, or - to type lines\n", *path)
+		}
+		if len(inputs) == 0 {
+			return code
+		}
 	}
 	// A large buffer: with bufio's default 4 KiB, the write system calls
 	// cost more CPU than the encoding.
@@ -65,7 +83,6 @@ func cmdTest(e *env, args []string) int {
 		}
 		return nil
 	}}
-	code := exitOK
 	for _, in := range inputs {
 		sources := pickSources(cfg.Tailer, *only, in)
 		if err := d.file(in, sources, e.stdin); err != nil {
@@ -84,6 +101,29 @@ func cmdTest(e *env, args []string) int {
 	}
 	printTable(e.stderr, ex.Stats(), d.tooLong)
 	return code
+}
+
+// testExamples runs the examples of cfg, prints the failing ones as
+// diagnostics and a count, and reports whether all passed.
+func testExamples(e *env, path string, cfg *config.Config, files map[string]*hcl.File) bool {
+	if len(cfg.Examples) == 0 {
+		return true
+	}
+	passed, failed := config.RunExamples(cfg, time.Now())
+	if len(failed) > 0 {
+		if err := config.WriteDiagnostics(e.stderr, files, failed, diagWidth); err != nil {
+			fmt.Fprintf(e.stderr, "logmetrics: print diagnostics: %v\n", err)
+		}
+	}
+	fmt.Fprintf(e.stderr, "%s: %d example(s) passed, %d failed\n", path, passed, len(failed))
+	return len(failed) == 0
+}
+
+// isTerminal reports whether r is a terminal, which test does not read
+// unless told to with "-".
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // outBufSize is the buffer of test's standard output.

@@ -51,6 +51,9 @@ type Config struct {
 	// Untimed are the rules without a time block, which run stamps with
 	// the time a line is read: backfill refuses them (see Untimed).
 	Untimed []UntimedRule
+	// Examples are the rules' example blocks, in file order: check runs
+	// them (RunExamples); run and backfill do not.
+	Examples []Example
 }
 
 // UntimedRule is a rule without a time block, and where it is.

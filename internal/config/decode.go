@@ -36,6 +36,8 @@ type loader struct {
 	places map[ruleKey]*rulePlaces
 	// untimed are the rules without a time block.
 	untimed []UntimedRule
+	// examples are the rules' example blocks that passed their checks.
+	examples []Example
 }
 
 func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
@@ -80,6 +82,7 @@ func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
 	cfg.Agent.Tags = mergeTags(agentTags)
 	cfg.Tailer.StateDir = cfg.Agent.StateDir
 	cfg.Untimed = l.untimed
+	cfg.Examples = l.examples
 	l.compile(compilable)
 	return cfg, l.diags
 }

@@ -51,8 +51,9 @@ func (l *loader) rule(source string, rb *ruleBlockHCL) (extract.Rule, bool) {
 		l.places[ruleKey{source, rb.Name}] = c.places
 	}
 
+	body, examples := c.splitExamples(rb.Body)
 	var r ruleHCL
-	if !l.decode(rb.Body, &r) {
+	if !l.decode(body, &r) {
 		// gohcl has said what is wrong; "no mode" or "no fields" would
 		// mostly repeat it (a misspelt or mistyped attribute).
 		c.sound, c.decodeFailed = false, true
@@ -69,6 +70,7 @@ func (l *loader) rule(source string, rb *ruleBlockHCL) (extract.Rule, bool) {
 	c.fields(&r, rb)
 	c.requires(r.Require)
 	c.aggregate(&r)
+	c.checkExamples(examples, r.Time != nil) // last: an example keeps the rule as checked
 	return c.out, c.sound
 }
 

@@ -33,8 +33,8 @@ type rewrite struct {
 	replace string
 }
 
-// compileRewrite compiles rw, whose regex and replace have been checked
-// against nothing yet; part names it in errors.
+// compileRewrite compiles rw's regex and checks its replace against it;
+// part names the block in errors.
 func compileRewrite(rw Rewrite, part string) (rewrite, []error) {
 	re, err := regexp.Compile(rw.Regex)
 	if err != nil {

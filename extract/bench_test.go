@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,43 @@ func BenchmarkAggregate(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRewrite is the cost of one rewrite per line: the regex case's
+// rule with the request path as a tag too (path), and with that tag's ids
+// rewritten to :id (path_rewrite), which matches the api lines' paths
+// and not the others.
+func BenchmarkRewrite(b *testing.B) {
+	path := benchCases[0].rule
+	path.Tags = append(slices.Clone(path.Tags), TagSpec{"path", "path"})
+	rewritten := path
+	rewritten.Rewrites = []Rewrite{{Name: "path", Regex: `/[0-9]+`, Replace: "/:id"}}
+	for _, c := range []struct {
+		name string
+		rule Rule
+	}{{"path", path}, {"path_rewrite", rewritten}} {
+		b.Run(c.name, func(b *testing.B) {
+			lines := benchLines(b, benchCases[0], 10000)
+			cfg := Config{Sources: []Source{{Name: "s", Rules: []Rule{c.rule}}}}
+			ex, err := Compile(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var rec pipeline.Record
+			i := 0
+			for b.Loop() {
+				ex.Extract(&lines[i], &rec)
+				if i++; i == len(lines) {
+					b.StopTimer()
+					i = 0
+					if ex, err = Compile(cfg); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			}
+		})
 	}
 }

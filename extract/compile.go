@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/logmetrics/logmetrics/internal/pipeline"
@@ -111,6 +112,8 @@ type tagPlan struct {
 	key    string
 	at     int
 	static string
+	// rewrites change the value from the line, in order (rewrite.go).
+	rewrites []rewrite
 }
 
 type fieldPlan struct {
@@ -178,6 +181,14 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 		r.require = append(r.require, cq)
 	}
 
+	rewrites := map[string][]rewrite{}
+	for i, rw := range rc.Rewrites {
+		part := "rewrite." + strconv.Itoa(i+1)
+		crw, err := compileRewrite(rw, part)
+		errs = append(errs, err...)
+		rewrites[rw.Name] = append(rewrites[rw.Name], crw)
+	}
+
 	tagKeys := map[string]bool{}
 	for _, t := range rc.Tags {
 		part := "tags." + t.Key
@@ -190,8 +201,13 @@ func compileRule(sc Source, rc Rule) (*rule, []error) {
 			fail(part, "tag %q is set twice", t.Key)
 		}
 		tagKeys[t.Key] = true
-		r.tags = append(r.tags, tagPlan{key: t.Key, at: use(t.From, part)})
+		r.tags = append(r.tags, tagPlan{key: t.Key, at: use(t.From, part), rewrites: rewrites[t.From]})
 		data[t.From] = true
+	}
+	for i, rw := range rc.Rewrites {
+		if msg := rewriteTarget(rc, rw.Name); msg != "" {
+			fail("rewrite."+strconv.Itoa(i+1), "%s", msg)
+		}
 	}
 	for _, t := range sc.Tags {
 		if !tagKeys[t.Key] {

@@ -56,9 +56,11 @@ type Rule struct {
 	// Require lists conditions that must all hold before the rule takes a line.
 	Require []Require
 	// Time is nil when points are stamped with the moment their line was read.
-	Time   *Time
-	Tags   []TagSpec
-	Fields []FieldSpec
+	Time *Time
+	Tags []TagSpec
+	// Rewrites change the values tags are made of, in order (rewrite.go).
+	Rewrites []Rewrite
+	Fields   []FieldSpec
 	// Aggregate, when set, makes the rule fold its lines into windows of
 	// log time and emit a point per window and tag set instead of one per
 	// line (see aggregate.go). It needs Time.
@@ -98,6 +100,14 @@ type Time struct {
 // TagSpec sets tag Key from the named value From.
 type TagSpec struct {
 	Key, From string
+}
+
+// Rewrite replaces every match of Regex (RE2) in the value Name, which must
+// be the value of a tag of the rule, with Replace, which may refer to the
+// regex's groups as $1, ${1}, $name or ${name} (regexp.Expand); $$ is a
+// dollar sign. Only the rule's tags see the rewritten value.
+type Rewrite struct {
+	Name, Regex, Replace string
 }
 
 // Type is the type a field value is converted to.

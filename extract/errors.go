@@ -8,7 +8,9 @@ type RuleError struct {
 	Source, Rule string
 	// Part names what is wrong, in the rules file's own words:
 	// "regex", "time.from", "time.layout", "time.location", "tags.<key>",
-	// "fields.<key>", "require.<name>" or "aggregate".
+	// "fields.<key>", "require.<name>", "aggregate", or "rewrite.<n>",
+	// "rewrite.<n>.regex", "rewrite.<n>.replace" for the n-th rewrite
+	// block of the rule (from 1).
 	Part string
 	Err  error
 }

@@ -456,8 +456,17 @@ func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline
 			switch {
 			case v.composite:
 				e.problem(r, &c.compositeValues, line, "object or array as tag", tp.key, "")
-			case v.ok && v.s != "":
+			case v.ok && v.s != "" && tp.rewrites == nil:
 				val = w.kept.keep(v.s)
+			case v.ok && v.s != "":
+				switch s, fresh := rewriteValue(tp.rewrites, v.s); {
+				case s == "": // as if missing: the static value, if any
+					e.problem(r, &c.missing, line, "rewrite left the tag empty", tp.key, v.s)
+				case fresh:
+					val = s // a copy already, like kept strings
+				default:
+					val = w.kept.keep(s)
+				}
 			}
 		}
 		if val != "" {

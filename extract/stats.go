@@ -61,7 +61,7 @@ type RuleStats struct {
 	// Per-line problems. A time error drops the line's point; a conversion
 	// error, a missing value or a JSON object/array leaves one field (or
 	// tag) out; a point left without fields is dropped and counted in
-	// NoFields.
+	// NoFields. Missing also counts tags a rewrite left empty.
 	TimeErrors       uint64
 	ConversionErrors uint64
 	Missing          uint64

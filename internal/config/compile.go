@@ -104,6 +104,8 @@ func partSummary(part string) string {
 		return "Invalid require " + strconv.Quote(key)
 	case "aggregate":
 		return "Invalid aggregate"
+	case "rewrite":
+		return "Invalid rewrite"
 	}
 	return "Invalid rule"
 }

@@ -69,6 +69,7 @@ func (l *loader) rule(source string, rb *ruleBlockHCL) (extract.Rule, bool) {
 	c.tags(r.Tags)
 	c.fields(&r, rb)
 	c.requires(r.Require)
+	c.rewrites(r.Rewrite)
 	c.aggregate(&r)
 	c.checkExamples(examples, r.Time != nil) // last: an example keeps the rule as checked
 	return c.out, c.sound
@@ -329,6 +330,19 @@ func (c *ruleChecker) requires(qs []*requireHCL) {
 		seen[q.Name] = q.NameRange
 		c.out.Require = append(c.out.Require, extract.Require{Name: q.Name, Op: set[0].op, Value: *set[0].val})
 		c.places.parts["require."+q.Name] = set[0].rng
+	}
+}
+
+// rewrites reads the rewrite blocks in file order. extract.Compile checks
+// them (the regex, the references in replace, the name), as it knows the
+// tags; their parts are numbered as it numbers them.
+func (c *ruleChecker) rewrites(rws []*rewriteHCL) {
+	for i, rw := range rws {
+		part := "rewrite." + strconv.Itoa(i+1)
+		c.out.Rewrites = append(c.out.Rewrites, extract.Rewrite{Name: rw.Name, Regex: rw.Regex, Replace: rw.Replace})
+		c.places.parts[part] = rw.NameRange
+		c.places.parts[part+".regex"] = rw.RegexRange
+		c.places.parts[part+".replace"] = rw.ReplaceRange
 	}
 }
 

@@ -106,6 +106,7 @@ type ruleHCL struct {
 	Fields           hcl.Expression `hcl:"fields,optional"`
 	Field            []*fieldHCL    `hcl:"field,block"`
 	Require          []*requireHCL  `hcl:"require,block"`
+	Rewrite          []*rewriteHCL  `hcl:"rewrite,block"`
 	Aggregate        *aggregateHCL  `hcl:"aggregate,block"`
 }
 
@@ -143,6 +144,15 @@ type requireHCL struct {
 	RegexRange     hcl.Range `hcl:"regex,attr_range"`
 	NotRegex       *string   `hcl:"not_regex,optional"`
 	NotRegexRange  hcl.Range `hcl:"not_regex,attr_range"`
+}
+
+type rewriteHCL struct {
+	Name         string    `hcl:"name,label"`
+	NameRange    hcl.Range `hcl:"name,label_range"`
+	Regex        string    `hcl:"regex"`
+	RegexRange   hcl.Range `hcl:"regex,attr_value_range"`
+	Replace      string    `hcl:"replace"`
+	ReplaceRange hcl.Range `hcl:"replace,attr_value_range"`
 }
 
 type aggregateHCL struct {

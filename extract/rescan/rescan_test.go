@@ -80,6 +80,19 @@ var seedPatterns = []string{
 	`(?P<k>\pL+)=(?P<n>\d+)`,
 	`(\S+)@(\S+)`,
 	`(\pL*)[^\pL]?x`,
+	// tag rewrites' test rules (internal/config, extract/testdata/cases)
+	"^(?P<t>\\d+) (?P<method>[A-Z]+) (?P<path>\\S+) (?P<ms>\\d+)$",
+	"\\?.*$",
+	"/[0-9]+",
+	"^/static/(?P<name>[^.]+)\\.[0-9a-f]{4,}\\.(?P<ext>[a-z]+)$",
+	"^/$",
+	"^(?P<time>\\S+) (?P<method>[A-Z]+) (?P<path>\\S+) (?P<bytes>\\d+)$",
+	"^/(v[0-9]+)/(?P<rest>.*)$",
+	"x",
+	"[0-9]",
+	"^(?P<time>\\S+) (?P<n>\\d+)$",
+	"Z$",
+	"^(?P<verb>GET|HEAD)$",
 }
 
 var seedLines = []string{

@@ -18,6 +18,7 @@ import (
 const reloadRules = `
 agent {
   state_dir = "state"
+  listen    = ""
 }
 source "app" {
   paths    = ["app.log"]

@@ -459,7 +459,9 @@ func (e *Extractor) match(w *worker, r *rule, line *pipeline.Line, rec *pipeline
 			case v.ok && v.s != "" && tp.rewrites == nil:
 				val = w.kept.keep(v.s)
 			case v.ok && v.s != "":
-				switch s, fresh := rewriteValue(tp.rewrites, v.s); {
+				switch s, fresh, tooLong := rewriteValue(tp.rewrites, v.s); {
+				case tooLong: // as if missing: the static value, if any
+					e.problem(r, &c.missing, line, "value too long to rewrite", tp.key, v.s[:min(len(v.s), 200)])
 				case s == "": // as if missing: the static value, if any
 					e.problem(r, &c.missing, line, "rewrite left the tag empty", tp.key, v.s)
 				case fresh:

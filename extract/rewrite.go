@@ -130,16 +130,28 @@ func leadingDigits(s string) string {
 // any regex matched: then the result is a new string, which shares no
 // memory with s. MatchString first, because ReplaceAllString copies s even
 // when nothing matches.
-func rewriteValue(rws []rewrite, s string) (string, bool) {
-	changed := false
+//
+// The result of a rewrite whose worst case (every character a match, each
+// replaced by replace with its references) is over maxRewriteBytes is not
+// built: too long is returned, and the tag is left out and counted. A tag
+// value is at most maxSeriesBytes long anyway; the bound only keeps a
+// pathological line from costing gigabytes on its way to being dropped.
+func rewriteValue(rws []rewrite, s string) (out string, changed, tooLong bool) {
 	for i := range rws {
 		if rws[i].re.MatchString(s) {
+			if (len(s)+1)*(len(rws[i].replace)+2) > maxRewriteBytes {
+				return "", changed, true
+			}
 			s = rws[i].re.ReplaceAllString(s, rws[i].replace)
 			changed = true
 		}
 	}
-	return s, changed
+	return s, changed, false
 }
+
+// maxRewriteBytes bounds the worst-case result of one rewrite (see
+// rewriteValue): 16 MiB, a 5.6 MB value for a one-character replace.
+const maxRewriteBytes = 16 << 20
 
 // rewriteTarget says what is wrong with a rewrite of the value name in rule
 // rc, or "" if name is the value of one of its tags. Fields, require and

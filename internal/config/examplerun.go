@@ -66,6 +66,13 @@ func runExample(ex *Example, now time.Time) (string, error) {
 	readAt := now
 	if len(ex.Expect) > 0 && ex.Expect[0].HasTime {
 		readAt = time.Unix(0, ex.Expect[0].Time).UTC()
+		// An aggregate point's time is its window's start; the line was
+		// read within the window, up to its end. Read at the start, a
+		// layout without a date (time of day, syslog's year) would put a
+		// line late in a long window on the day or year before.
+		if a := ex.rule.Aggregate; a != nil {
+			readAt = readAt.Add(a.Window - time.Nanosecond)
+		}
 	}
 	x, err := extract.Compile(extract.Config{Sources: []extract.Source{{Name: ex.Source, Rules: []extract.Rule{ex.rule}}}})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/logmetrics/logmetrics/extract"
 )
@@ -69,7 +70,7 @@ func (l *loader) rule(source string, rb *ruleBlockHCL) (extract.Rule, bool) {
 	c.tags(r.Tags)
 	c.fields(&r, rb)
 	c.requires(r.Require)
-	c.rewrites(r.Rewrite)
+	c.rewrites(r.Rewrite, rb.Body)
 	c.aggregate(&r)
 	c.checkExamples(examples, r.Time != nil) // last: an example keeps the rule as checked
 	return c.out, c.sound
@@ -336,13 +337,43 @@ func (c *ruleChecker) requires(qs []*requireHCL) {
 // rewrites reads the rewrite blocks in file order. extract.Compile checks
 // them (the regex, the references in replace, the name), as it knows the
 // tags; their parts are numbered as it numbers them.
-func (c *ruleChecker) rewrites(rws []*rewriteHCL) {
+func (c *ruleChecker) rewrites(rws []*rewriteHCL, body hcl.Body) {
+	c.noInterpolation(body)
 	for i, rw := range rws {
 		part := "rewrite." + strconv.Itoa(i+1)
 		c.out.Rewrites = append(c.out.Rewrites, extract.Rewrite{Name: rw.Name, Regex: rw.Regex, Replace: rw.Replace})
 		c.places.parts[part] = rw.NameRange
 		c.places.parts[part+".regex"] = rw.RegexRange
 		c.places.parts[part+".replace"] = rw.ReplaceRange
+	}
+}
+
+// noInterpolation refuses an HCL interpolation in a rewrite's regex or
+// replace: "v${1}" is HCL's ${1}, the number 1, evaluated before the regex
+// ever runs, so replace would be the literal "v1" and every value would
+// fold into it. Go's documentation writes group references so; in a rules
+// file they are $${1}.
+func (c *ruleChecker) noInterpolation(body hcl.Body) {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	for _, b := range sb.Blocks {
+		if b.Type != "rewrite" {
+			continue
+		}
+		for _, name := range []string{"regex", "replace"} {
+			a, ok := b.Body.Attributes[name]
+			if !ok {
+				continue
+			}
+			// A template that is not one string literal holds an
+			// interpolation or a directive ("v${1}" is "v" and 1).
+			if t, ok := a.Expr.(*hclsyntax.TemplateExpr); ok && !t.IsStringLiteral() && len(t.Parts) > 0 {
+				c.fail(a.Expr.Range(), "Interpolation in a rewrite",
+					"HCL reads ${...} in %s as its own expression, evaluated before the regex runs, not as a group of the regex. Write a group reference as $${1} or $${name} (or $1), which the rules file passes on as ${1}.", name)
+			}
+		}
 	}
 }
 

@@ -61,6 +61,8 @@ type Extractor struct {
 	cut atomic.Bool
 
 	unknownSource atomic.Uint64
+	// inFlight is the lines RunParallel took and has not placed (InFlight).
+	inFlight atomic.Int64
 
 	// Reloads (reload.go). conf is the configuration the rules were
 	// compiled from, to tell unchanged rules apart; gen counts the rule
@@ -306,11 +308,6 @@ func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Reco
 		}
 		return
 	}
-	if line.Replay || line.AggregateOnly {
-		m.src.replayed.Add(1)
-	} else {
-		m.src.lines.Add(1)
-	}
 	w.lc.reset(line.Text)
 	clear(w.vals) // a shorter rule would leave older lines' values
 	for _, r := range m.src.rules {
@@ -331,6 +328,13 @@ func (e *Extractor) matchLine(w *worker, line *pipeline.Line, rec *pipeline.Reco
 func (e *Extractor) placeLine(line *pipeline.Line, rec *pipeline.Record, m *matched) {
 	if m.src == nil {
 		return
+	}
+	// Counted here, in line order with the line's points, not when it
+	// is matched: a line is extracted once placed (see InFlight).
+	if line.Replay || line.AggregateOnly {
+		m.src.replayed.Add(1)
+	} else {
+		m.src.lines.Add(1)
 	}
 	if len(m.rules) != len(rec.Points) {
 		panic("bug: placeLine with a record matchLine did not make")

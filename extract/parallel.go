@@ -142,6 +142,7 @@ func (e *Extractor) readChunks(ctx context.Context, in <-chan pipeline.Line, fre
 				break fill
 			}
 		}
+		e.inFlight.Add(int64(c.lines()))
 		toMatch <- c
 		toFinish <- c
 		if closed {
@@ -224,6 +225,9 @@ func (e *Extractor) finishChunks(ctx context.Context, toFinish <-chan *chunk, fr
 		<-c.ready // the workers match every chunk, ctx done or not
 		for i := range c.items {
 			it := &c.items[i]
+			if isLine(&it.line) {
+				e.inFlight.Add(-1) // before it is placed and counted
+			}
 			if stopped = stopped || ctx.Err() != nil; stopped {
 				e.settle(it)
 			} else {
@@ -233,6 +237,30 @@ func (e *Extractor) finishChunks(ctx context.Context, toFinish <-chan *chunk, fr
 		}
 		free <- c
 	}
+}
+
+// isLine says whether l is a line of a file, which placeLine counts, and
+// not a marker (EOF, a source's latest time, a reload).
+func isLine(l *pipeline.Line) bool {
+	return !l.EOF && !l.HasLatest && l.Rules == nil
+}
+
+// lines is how many of c's items are lines of files.
+func (c *chunk) lines() int {
+	n := 0
+	for i := range c.items {
+		if isLine(&c.items[i].line) {
+			n++
+		}
+	}
+	return n
+}
+
+// InFlight is how many lines RunParallel has taken from its input and not
+// yet placed (extracted in line order, and counted in Stats): with the
+// lines still queued for it, the lines read and not yet extracted.
+func (e *Extractor) InFlight() uint64 {
+	return uint64(max(0, e.inFlight.Load()))
 }
 
 // settle is finishItem for a line that will not be sent, ctx being done:

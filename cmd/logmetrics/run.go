@@ -282,7 +282,9 @@ type shortfall struct {
 // negative.
 func (p *agentPipeline) shortfall(lines <-chan pipeline.Line) shortfall {
 	done := p.sk.Delivered()
-	queued := uint64(len(lines))
+	// Read and not extracted: queued for extraction, or taken by it and
+	// not yet placed in line order.
+	queued := uint64(len(lines)) + p.ex.InFlight()
 	es := p.ex.Stats()
 	extracted := es.UnknownSource // lines from a source without rules still make a record
 	for _, s := range es.Sources {

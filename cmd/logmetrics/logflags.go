@@ -21,14 +21,12 @@ import (
 // command line wins; else the rules file's log_level and log_format; else
 // the command's default level, and text.
 type logFlags struct {
-	fs            *flag.FlagSet
 	level, format *string
 	defLevel      string
 }
 
 func addLogFlags(fs *flag.FlagSet, defLevel string) logFlags {
 	return logFlags{
-		fs:       fs,
 		level:    fs.String("log-level", "", "log `LEVEL`: "+strings.Join(logging.Levels, ", ")+" (default: the rules file's log_level, else "+defLevel+")"),
 		format:   fs.String("log-format", "", "log `FORMAT`: "+strings.Join(logging.Formats, " or ")+" (default: the rules file's log_format, else text)"),
 		defLevel: defLevel,

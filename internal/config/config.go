@@ -117,10 +117,6 @@ type InfluxDB struct {
 	// MaxPending is how many points may wait for delivery before the
 	// tailers pause. It is at least Sink.BatchSize.
 	MaxPending int
-	// LiteralToken is set when the token is written in the rules file
-	// itself, rather than read with env() or file(): diagnostics that
-	// quote the file mask it.
-	LiteralToken bool
 }
 
 // startAtNames are the values of start_at.

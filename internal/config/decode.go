@@ -155,7 +155,7 @@ func (l *loader) influxDB(in *influxHCL) *InfluxDB {
 		return nil
 	}
 	out := &InfluxDB{Sink: sink.Config{URL: in.URL, Org: in.Org, Bucket: in.Bucket}}
-	out.Sink.Token, out.LiteralToken = l.token(in)
+	out.Sink.Token = l.token(in)
 	// An empty range means gohcl found no url and has said so. The URL is
 	// quoted redacted: it may carry a password.
 	u, err := url.Parse(in.URL)

@@ -11,31 +11,35 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
-// token evaluates the influxdb token. literal reports a token written in
-// the rules file itself: one that evaluates without functions. A literal
-// token in a file other users may read is a warning (the file usually sits
-// in /etc, readable by all); the token's value never appears in a
-// diagnostic, which says where it is, not what it is.
-func (l *loader) token(in *influxHCL) (token string, literal bool) {
+// literal reports an expression written out in the rules file itself:
+// one that evaluates without functions (no env() or file()).
+func literal(expr hcl.Expression) bool {
+	_, diags := expr.Value(nil)
+	return !diags.HasErrors()
+}
+
+// token evaluates the influxdb token. A token written in the rules file
+// itself (literal) in a file other users may read is a warning (the file
+// usually sits in /etc, readable by all); the token's value never appears
+// in a diagnostic, which says where it is, not what it is.
+func (l *loader) token(in *influxHCL) string {
 	if in.Token == nil {
-		return "", false
+		return ""
 	}
 	v, diags := in.Token.Value(l.ctx)
 	if diags.HasErrors() {
 		l.diags = append(l.diags, diags...)
-		return "", false
+		return ""
 	}
 	if v.IsNull() {
-		return "", false
+		return ""
 	}
 	s, err := convert.Convert(v, cty.String)
 	if err != nil || !s.IsKnown() {
 		l.errorf(in.Token.Range(), &in.DefRange, "Invalid token", "token must be a string.")
-		return "", false
+		return ""
 	}
-	_, noFuncs := in.Token.Value(nil)
-	literal = !noFuncs.HasErrors() && s.AsString() != ""
-	if literal {
+	if s.AsString() != "" && literal(in.Token) {
 		if st, err := os.Stat(in.Token.Range().Filename); err == nil && st.Mode().Perm()&0o004 != 0 {
 			l.warnf(in.Token.Range(), &in.DefRange, "Token readable by other users",
 				"The token is written in %s, which every user of this machine may read (mode %v). "+
@@ -44,7 +48,7 @@ func (l *loader) token(in *influxHCL) (token string, literal bool) {
 				in.Token.Range().Filename, st.Mode().Perm())
 		}
 	}
-	return s.AsString(), literal
+	return s.AsString()
 }
 
 // tls builds the client TLS settings of the influxdb block. Certificates
@@ -132,7 +136,7 @@ func secretRanges(f *hcl.File) [][2]int {
 			continue
 		}
 		if a, ok := attrs.Attributes["token"]; ok {
-			if _, d := a.Expr.Value(nil); !d.HasErrors() {
+			if literal(a.Expr) {
 				out = append(out, [2]int{a.Expr.Range().Start.Byte, a.Expr.Range().End.Byte})
 			}
 		}

@@ -45,7 +45,7 @@ func New(w io.Writer, o Options) (*slog.Logger, error) {
 			return nil, fmt.Errorf("log level %q: want debug, info, warn or error", o.Level)
 		}
 	}
-	secrets := slices.DeleteFunc(slices.Clone(o.Secrets), func(s string) bool { return s == "" })
+	secrets := nonEmpty(o.Secrets)
 	hopts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 		if o.NoTime && a.Key == slog.TimeKey && len(groups) == 0 {
 			return slog.Attr{}
@@ -94,6 +94,11 @@ func replaceSecrets(s string, secrets []string) string {
 // for text that is shown without going through a logger (the agent's
 // /healthz). Empty strings are ignored.
 func Redactor(secrets []string) func(string) string {
-	secrets = slices.DeleteFunc(slices.Clone(secrets), func(s string) bool { return s == "" })
+	secrets = nonEmpty(secrets)
 	return func(s string) string { return replaceSecrets(s, secrets) }
+}
+
+// nonEmpty is secrets without "", which would match everywhere.
+func nonEmpty(secrets []string) []string {
+	return slices.DeleteFunc(slices.Clone(secrets), func(s string) bool { return s == "" })
 }

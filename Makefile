@@ -21,7 +21,7 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DOCDIR     ?= $(PREFIX)/share/doc/logmetrics
 CONFIG     ?= $(SYSCONFDIR)/logmetrics/rules.hcl
 
-.PHONY: all build install test soak demo influxd bench fuzz lint clean
+.PHONY: all build install test soak demo influxd victoria-metrics bench fuzz lint clean
 
 all: build
 
@@ -56,10 +56,24 @@ $(BIN)/influxd:
 $(BIN)/influx:
 	GOBIN=$(BIN) $(GO) install -ldflags "-X main.version=$(INFLUX_V:v%=%)" $(INFLUXDB)/influx@$(INFLUX_V)
 
-## test: vet and every test, the integration tests against a real InfluxDB included
-test: influxd
+## victoria-metrics: VictoriaMetrics single node from Debian's package victoria-metrics
+## (bookworm: 1.79.5) unpacked into bin/, without installing it or starting its service; needs
+## apt (as root only when the package lists are missing). Elsewhere: make VICTORIA=/path/to/it test
+VICTORIA ?= $(BIN)/victoria-metrics
+victoria-metrics: $(VICTORIA)
+$(BIN)/victoria-metrics:
+	@mkdir -p $(BIN)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	{ apt-get -qq download victoria-metrics 2>/dev/null || \
+	  { echo "apt-get update (no package list offers victoria-metrics)"; apt-get -qq update && apt-get -qq download victoria-metrics; }; } && \
+	dpkg-deb --fsys-tarfile victoria-metrics_*.deb | tar -xO ./usr/bin/victoria-metrics > $@.tmp && \
+	chmod 0755 $@.tmp && $@.tmp -version >/dev/null && mv $@.tmp $@ && \
+	echo "victoria-metrics $$(dpkg-deb -f victoria-metrics_*.deb Version) in $@"
+
+## test: vet and every test, the integration tests against a real InfluxDB and VictoriaMetrics included
+test: influxd victoria-metrics
 	$(GO) vet ./...
-	LOGMETRICS_INFLUXD=$(BIN)/influxd $(GO) test -race -count=1 ./...
+	LOGMETRICS_INFLUXD=$(BIN)/influxd LOGMETRICS_VICTORIA=$(VICTORIA) $(GO) test -race -count=1 ./...
 
 ## soak: the end-to-end proofs of make test, run longer (LOGMETRICS_SOAK=1): 20 rotations
 ## of 3,000 lines per scheme, a 60 s InfluxDB outage, fault rounds with 20 s stalls

@@ -54,14 +54,16 @@ func TestVictoriaMetricsThroughSink(t *testing.T) {
 		if len(batch) == 0 {
 			continue // nothing to write: NaN only
 		}
-		if want[tc.name], err = victoriatest.Expect(batch); err != nil {
+		samples, err := victoriatest.Expect(batch)
+		if err != nil {
 			t.Fatalf("%s: %q: %v", tc.name, batch, err)
 		}
+		want[tc.name] = victoriatest.Strings(samples)
 		if err := d.WriteBatch(context.Background(), batch); err != nil {
 			t.Fatalf("%s: write %q: %v", tc.name, batch, err)
 		}
 	}
-	got := srv.Dump(t)
+	got := victoriatest.Strings(srv.Dump(t))
 	all := 0
 	for _, tc := range cases {
 		w, ok := want[tc.name]

@@ -15,6 +15,7 @@ package victoriatest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/logmetrics/logmetrics/internal/influxtest"
@@ -215,20 +217,66 @@ func (s *Server) Write(t testing.TB, path, lp string) {
 	}
 }
 
-// Dump flushes what the server received to searchable storage (a fresh
-// write is otherwise invisible for up to a second) and lists every sample
-// of every series, sorted, one string each, from /api/v1/export:
+// Sample is one sample of one series: Series is the metric name and its
+// labels, like nginx_requests_bytes{host="a",status="200"}, labels sorted
+// by name and values Go-quoted; MS is Unix milliseconds.
+type Sample struct {
+	Series string
+	Value  float64
+	MS     int64
+}
+
+// String is the sample as Dump and Expect sort it and tests show it:
 //
 //	nginx_requests_bytes{host="a",status="200"} 111861 1760104537000
 //
-// Labels are sorted by name, values are Go-quoted; the value is
-// strconv 'g' -1 of the stored float64 and the time is Unix milliseconds.
-// Two samples of one series at the same millisecond are two lines.
-func (s *Server) Dump(t testing.TB) []string {
+// with the value in strconv 'g' -1 form.
+func (s Sample) String() string {
+	return s.Series + " " + strconv.FormatFloat(s.Value, 'g', -1, 64) + " " + strconv.FormatInt(s.MS, 10)
+}
+
+// Strings is the String of each sample.
+func Strings(samples []Sample) []string {
+	out := make([]string, len(samples))
+	for i, s := range samples {
+		out[i] = s.String()
+	}
+	return out
+}
+
+// ApproxValues compares sample values as VictoriaMetrics keeps them: it
+// stores a float that is not a whole number as a decimal of about 12
+// significant digits (lib/decimal, conversionPrecision 1e12), so
+// 4221.583147380966 comes back as 4221.58314738, a relative error under
+// 1e-12. Whole numbers up to 2^53 come back exactly.
+var ApproxValues = cmpopts.EquateApprox(approxFraction, 0)
+
+// approxFraction is ApproxValues' relative tolerance: VictoriaMetrics'
+// conversion stops once the dropped fraction is under 1e-12 of the value.
+const approxFraction = 1e-12
+
+// sortSamples orders by series, then time, then value.
+func sortSamples(samples []Sample) {
+	slices.SortFunc(samples, func(a, b Sample) int {
+		if c := strings.Compare(a.Series, b.Series); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.MS, b.MS); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Value, b.Value)
+	})
+}
+
+// Dump flushes what the server received to searchable storage (a fresh
+// write is otherwise invisible for up to a second) and lists every sample
+// of every series from /api/v1/export, sorted. Two samples of one series
+// at the same millisecond are two samples.
+func (s *Server) Dump(t testing.TB) []Sample {
 	t.Helper()
 	s.get(t, "/internal/force_flush", nil)
 	body := s.get(t, "/api/v1/export", url.Values{"match[]": {`{__name__!=""}`}})
-	var lines []string
+	var samples []Sample
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
@@ -245,15 +293,16 @@ func (s *Server) Dump(t testing.TB) []string {
 		}
 		name := series.Metric["__name__"]
 		delete(series.Metric, "__name__")
+		id := seriesID(name, series.Metric)
 		for i, v := range series.Values {
-			lines = append(lines, Sample(name, series.Metric, v, series.Timestamps[i]))
+			samples = append(samples, Sample{id, v, series.Timestamps[i]})
 		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("victoriatest: export: %v", err)
 	}
-	slices.Sort(lines)
-	return lines
+	sortSamples(samples)
+	return samples
 }
 
 func (s *Server) get(t testing.TB, path string, q url.Values) []byte {
@@ -274,8 +323,8 @@ func (s *Server) get(t testing.TB, path string, q url.Values) []byte {
 	return body
 }
 
-// Sample is the one place that writes Dump's format.
-func Sample(name string, labels map[string]string, value float64, ms int64) string {
+// seriesID is the one place that writes Sample.Series.
+func seriesID(name string, labels map[string]string) string {
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
@@ -289,7 +338,7 @@ func Sample(name string, labels map[string]string, value float64, ms int64) stri
 		}
 		b.WriteString(k + "=" + strconv.Quote(labels[k]))
 	}
-	fmt.Fprintf(&b, "} %s %d", strconv.FormatFloat(value, 'g', -1, 64), ms)
+	b.WriteString("}")
 	return b.String()
 }
 
@@ -309,9 +358,9 @@ func Sample(name string, labels map[string]string, value float64, ms int64) stri
 //     does), so points a nanosecond apart share a millisecond and are two
 //     samples there.
 //
-// The samples come sorted, as Dump's.
-func Expect(lp []byte) ([]string, error) {
-	var lines []string
+// The samples come sorted, as Dump's. Compare them with ApproxValues.
+func Expect(lp []byte) ([]Sample, error) {
+	var samples []Sample
 	dec := lineprotocol.NewDecoderWithBytes(lp)
 	for dec.Next() {
 		m, err := dec.Measurement()
@@ -353,11 +402,11 @@ func Expect(lp []byte) ([]string, error) {
 			return nil, fmt.Errorf("point %s without a time", measurement)
 		}
 		for _, f := range fields {
-			lines = append(lines, Sample(measurement+"_"+f.key, tags, f.value, ts.UnixNano()/int64(time.Millisecond)))
+			samples = append(samples, Sample{seriesID(measurement+"_"+f.key, tags), f.value, ts.UnixNano() / int64(time.Millisecond)})
 		}
 	}
-	slices.Sort(lines)
-	return lines, nil
+	sortSamples(samples)
+	return samples, nil
 }
 
 func asFloat(v lineprotocol.Value) float64 {

@@ -49,7 +49,7 @@ func TestExpect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(mapping.want, got); diff != "" {
+	if diff := cmp.Diff(mapping.want, Strings(got)); diff != "" {
 		t.Errorf("Expect (-want +got):\n%s", diff)
 	}
 	if _, err := Expect([]byte("m v=1\n")); err == nil {
@@ -63,7 +63,7 @@ func TestExpect(t *testing.T) {
 func TestServer(t *testing.T) {
 	s := Start(t)
 	s.Write(t, "/api/v2/write?bucket=logs&org=example&precision=ns", mapping.lp)
-	if diff := cmp.Diff(mapping.want, s.Dump(t)); diff != "" {
+	if diff := cmp.Diff(mapping.want, Strings(s.Dump(t))); diff != "" {
 		t.Fatalf("Dump after /api/v2/write (-want +got):\n%s", diff)
 	}
 	s.Write(t, "/write?db=logs&precision=ns", "disk,host=a free=-3i 1700000002000000000\n")
@@ -72,7 +72,7 @@ func TestServer(t *testing.T) {
 		`disk_free{db="logs",host="a"} -3 1700000002000`,
 		`disk_free{db="own",host="a"} -4 1700000002000`,
 	)
-	if diff := cmp.Diff(want, s.Dump(t)); diff != "" {
+	if diff := cmp.Diff(want, Strings(s.Dump(t))); diff != "" {
 		t.Errorf("Dump after /write?db= (-want +got):\n%s", diff)
 	}
 }
@@ -168,4 +168,25 @@ func TestFindBinary(t *testing.T) {
 			t.Errorf("findBinary = %q (fatal %q, skip %q); want %q", path, o.fatal, o.skip, bin)
 		}
 	})
+}
+
+// TestServerRoundsFloats: a fraction comes back within ApproxValues but
+// not exactly, a whole number up to 2^53 exactly.
+func TestServerRoundsFloats(t *testing.T) {
+	s := Start(t)
+	s.Write(t, "/api/v2/write?bucket=b&precision=ns", "m frac=4221.583147380966,whole=9007199254740992 1000000\n")
+	want := []Sample{
+		{Series: "m_frac{}", Value: 4221.583147380966, MS: 1},
+		{Series: "m_whole{}", Value: 9007199254740992, MS: 1},
+	}
+	got := s.Dump(t)
+	if diff := cmp.Diff(want, got, ApproxValues); diff != "" {
+		t.Fatalf("Dump (-want +got):\n%s", diff)
+	}
+	if got[0].Value == want[0].Value {
+		t.Errorf("%v came back exactly: VictoriaMetrics keeps more than 12 digits now, ApproxValues can go", got[0])
+	}
+	if got[1].Value != want[1].Value {
+		t.Errorf("whole number %v came back as %v", want[1].Value, got[1].Value)
+	}
 }

@@ -21,8 +21,8 @@ var victoriaDiffers = map[string]string{
 	"tag value backslash before comma and equals reads back":          `\\ before , or = in a tag: the line is skipped`,
 	"run of backslashes before a comma":                               `\\ before , in names: the line is skipped`,
 	"backslash before ordinary characters is kept":                    `\\ in names reads as one backslash`,
-	"numbers":                   "extreme floats are parsed approximately: 5e-324 reads 0, the largest float64 loses its last digit, -0 reads 0",
-	"uint 18446744073709551615": "the largest uint64 reads 1.8446744073709548e+19, not the nearest float64",
+	"numbers":                   "values are kept as decimals (lib/decimal): 5e-324 reads 0, the largest float64 loses its last digit, -0 reads 0",
+	"uint 18446744073709551615": "kept as a decimal, the largest uint64 reads 1.8446744073709548e+19, not the nearest float64",
 }
 
 // TestVictoriaMetricsThroughSink writes every escaping case through the

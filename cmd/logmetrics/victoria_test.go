@@ -27,7 +27,7 @@ import (
 // field of every point a sample of the series measurement_field with the
 // point's tags, its value as a float64 (strings as 0, the sample logs
 // hold no number in a string field) and its time cut to milliseconds;
-// nothing more, nothing less.
+// nothing more, nothing less. A second backfill stores every sample again.
 func TestBackfillExampleToVictoriaMetrics(t *testing.T) {
 	srv := victoriatest.Start(t)
 	rules, err := filepath.Abs("../../rules.hcl.example")
@@ -105,5 +105,18 @@ func TestBackfillExampleToVictoriaMetrics(t *testing.T) {
 		if strings.Contains(s, `db="`) {
 			t.Fatalf("a db label, which /api/v2/write should not add: %s", s)
 		}
+	}
+
+	// InfluxDB overwrites a point written again; VictoriaMetrics stores
+	// it again. A second backfill doubles every sample, as the README
+	// warns.
+	runOnce(t, ".", "backfill", "-config", rules).exited(t, exitOK)
+	twice := victoriatest.Strings(srv.Dump(t))
+	var wantTwice []string
+	for _, s := range got {
+		wantTwice = append(wantTwice, s, s)
+	}
+	if diff := cmp.Diff(wantTwice, twice); diff != "" {
+		t.Errorf("after a second backfill (-every sample twice +got):\n%s", firstLines(diff, 40))
 	}
 }

@@ -340,3 +340,60 @@ printf 'expected %d points, InfluxDB holds %d\n' "$expected_total" "$stored_tota
 for m in "${!expected[@]}" "${!stored[@]}"; do
   [[ ${expected[$m]:-0} == "${stored[$m]:-0}" ]] || die "measurement $m: expected ${expected[$m]:-0} points, InfluxDB holds ${stored[$m]:-0}"
 done
+
+# 6. The Grafana dashboard of the rules, its panels, and what each panel's
+# query returns over the time of its measurement's points (Grafana's macros
+# replaced as Grafana would: $timeFilter by that range, $__interval by 10s).
+heading 'Grafana dashboard'
+bin/logmetrics dashboard -config "$config" -datasource logmetrics >"$tmp/dashboard.json" ||
+  die "logmetrics dashboard -config $config failed"
+bin/logmetrics dashboard -config "$config" -list >"$tmp/panels.tsv" ||
+  die "logmetrics dashboard -config $config -list failed"
+printf 'bin/logmetrics dashboard -config %s: %d bytes of JSON, %d panels\n' \
+  "$config" "$(wc -c <"$tmp/dashboard.json")" "$(wc -l <"$tmp/panels.tsv")"
+[[ $(<"$tmp/dashboard.json") == "$(<deploy/grafana/dashboards/logmetrics.json)" ]] ||
+  die "deploy/grafana/dashboards/logmetrics.json is not the dashboard of $config: go test ./internal/dashboard -update"
+
+# edge MEASUREMENT ORDER: the time (ms) of its first (ASC) or last (DESC) point.
+edge() {
+  local line
+  line=$(csv "SELECT * FROM \"$1\" ORDER BY time $2 LIMIT 1" | sed -n 2p)
+  line=${line#*,}
+  echo $((${line%%,*} / 1000000))
+}
+
+row=''
+while IFS=$'\t' read -r panel_row title q; do
+  if [[ $panel_row != "$row" ]]; then
+    row=$panel_row
+    printf -- '-- row %s\n' "$row"
+  fi
+  m=${q#* FROM \"}
+  m=${m%%\"*}
+  if [[ $m == logmetrics_agent ]]; then
+    printf '   %-44s (agent.self_metrics is off in %s: no data in this demo)\n' "$title" "$config"
+    continue
+  fi
+  from=$(($(edge "$m" ASC) - 60000)) to=$(($(edge "$m" DESC) + 60000))
+  q=${q//\$timeFilter/time >= ${from}ms and time <= ${to}ms}
+  q=${q//\$__interval_ms/10000}
+  q=${q//\$__interval/10s}
+  out=$(csv "$q") || die "panel $title: query failed: $q"
+  rows=$(grep -cv '^name,' <<<"$out" || true)
+  # The row with the highest value, as: tags time values.
+  top=$(awk -F, '!/^name,/ { for (i = NF; i > 0 && $i ~ /^-?[0-9.e+-]+$/; i--) ; v = 0; for (j = i + 2; j <= NF; j++) if ($j + 0 > v) v = $j + 0; if (v > best || !seen) { best = v; seen = 1; line = $0 } } END { print line }' <<<"$out")
+  printf '   %-44s %4d rows, the highest: %s\n' "$title" "$rows" "${top#*,}"
+  ((rows > 0)) || die "panel $title: no rows from $q"
+done <"$tmp/panels.tsv"
+
+cat <<EOT
+
+To see it in Grafana 10 or later, provision it: copy
+  deploy/grafana/provisioning/datasources/logmetrics.yaml (InfluxQL data source "logmetrics":
+    set url and database to your InfluxDB's; this demo's, 127.0.0.1:$port, database $db, ends with it)
+  deploy/grafana/provisioning/dashboards/logmetrics.yaml (a file provider)
+to /etc/grafana/provisioning/datasources/ and .../dashboards/, and
+  deploy/grafana/dashboards/logmetrics.json (this dashboard, checked above)
+to the provider's folder, /var/lib/grafana/dashboards/logmetrics/; then restart Grafana.
+Or import the JSON in Grafana (Dashboards > New > Import) and pick the InfluxDB data source.
+EOT

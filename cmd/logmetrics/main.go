@@ -51,6 +51,7 @@ func init() {
 		{"test", "-config FILE [-source NAME] [FILE ...]", "dry run: print the points of files (or stdin, after the examples) as line protocol", cmdTest},
 		{"backfill", "-config FILE [-source NAME] [-since TIME] [-until TIME] [-n] [-log-level LEVEL] [-log-format FORMAT] [PATH ...]", "write the points of archived logs (plain, gzip, zstd, bzip2) as run would have", cmdBackfill},
 		{"reload", "-config FILE", "check a rules file and have the agent running on its state folder reload it (SIGHUP)", cmdReload},
+		{"dashboard", "-config FILE [-datasource NAME] [-list]", "print a Grafana dashboard of the rules and the agent's self-metrics (JSON)", cmdDashboard},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

@@ -115,3 +115,23 @@ func TestRunMultilineSamplesToInfluxDB(t *testing.T) {
 		}
 	}
 }
+
+// TestBackfillMultilineSamples: backfill joins the samples' records as run
+// and test do, and says so per source.
+func TestBackfillMultilineSamples(t *testing.T) {
+	t.Setenv("LOGMETRICS_STATE_DIR", t.TempDir())
+	f := runOnce(t, "../../testdata/multiline", "backfill", "-config", "samples.hcl", "-n")
+	f.exited(t, exitOK)
+	for _, want := range []string{
+		"\n3718 points would be written (dry run, -n), 0 dead-lettered, 0 dropped; 3708 lines in ",
+		"\nkafka_controller: multiline: 1032 lines joined into 803 records; 0 cut at max_lines, 0 cut at max_line_bytes\n",
+		"\nkafka_server: multiline: 456 lines joined into 426 records; 0 cut at max_lines, 0 cut at max_line_bytes\n",
+		"\nlaravel: multiline: 1416 lines joined into 82 records; 0 cut at max_lines, 0 cut at max_line_bytes\n",
+		"\nmysql_slow: multiline: 43 lines joined into 6 records; 0 cut at max_lines, 0 cut at max_line_bytes\n",
+		"\nwpt: multiline: 2455 lines joined into 2391 records; 0 cut at max_lines, 0 cut at max_line_bytes\n",
+	} {
+		if !strings.Contains(f.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, f.stderr)
+		}
+	}
+}

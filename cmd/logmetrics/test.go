@@ -254,9 +254,12 @@ func (d *dryRun) extract(line *pipeline.Line) error {
 // printJoined says, for each source with a multiline block, how many
 // records its lines made and how many were cut (see tailer.Counts).
 func printJoined(w io.Writer, joined map[string]tailer.Counts) {
+	if len(joined) > 0 {
+		fmt.Fprintln(w)
+	}
 	for _, name := range slices.Sorted(maps.Keys(joined)) {
 		c := joined[name]
-		fmt.Fprintf(w, "\n%s: multiline: %d lines joined into %d records; %d cut at max_lines, %d cut at max_line_bytes\n",
+		fmt.Fprintf(w, "%s: multiline: %d lines joined into %d records; %d cut at max_lines, %d cut at max_line_bytes\n",
 			name, c.Lines, c.Records, c.CutMaxLines, c.CutMaxBytes)
 	}
 }

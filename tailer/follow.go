@@ -556,9 +556,9 @@ func (f *follower) runFinite(ctx context.Context, lines chan<- pipeline.Line) {
 // release lets the file go, read to its end: it records the end with the
 // positions and sends the EOF Line that makes extract free its state.
 func (f *follower) release(ctx context.Context, lines chan<- pipeline.Line) {
-	if f.flushJoined(ctx, lines, cutNone) != nil {
-		return
-	}
+	// Its pending record first: nothing of the file follows it. This
+	// fails only when ctx is done, as the EOF send below does.
+	_ = f.flushJoined(ctx, lines, cutNone)
 	if f.sp.pos != f.sp.end {
 		f.log.Warn("released with an unfinished last line, not passed on", "bytes", f.sp.pos-f.sp.end)
 	}

@@ -81,6 +81,9 @@ const scanBufSize = 64 << 10
 // very end of input, stays, as do invalid UTF-8 and any other bytes:
 // deciding what they mean is extract's job.
 //
+// With Multiline, emit gets records rather than lines (see Multiline and
+// Joiner), the last one at the end of the input.
+//
 // A line longer than MaxLineBytes is not emitted, only counted; its bytes
 // still advance the offsets of the lines after it. Only the Text strings are
 // allocated per line (none with Borrowed), so memory stays bounded by

@@ -95,6 +95,7 @@ var seedPatterns = []string{
 	"^(?P<verb>GET|HEAD)$",
 	// the multiline samples' rules (testdata/multiline): see also
 	// TestMultilineRecords
+	`(?s)^(?P<time>\S+ \S+) (?P<level>[A-Z]+) (?P<message>[^\n]*)\n(?P<exception>[\w.]+Exception)`,
 	`^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) (?P<message>[^\n]*)`,
 	`(?s)^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) .*?\n(?P<exception>[\w.$]+(?:Exception|Error)): (?P<reason>[^\n]*)\n\tat\s`,
 	`^\[(?P<time>[^\]]+)\] (?P<env>\w+)\.(?P<level>[A-Z]+): (?P<message>[^\n]*)`,

@@ -51,6 +51,9 @@ type Source struct {
 	Exclude []string
 	// StartAt says where reading begins in the files found at startup.
 	StartAt StartAt
+	// Multiline, when not nil, makes each record of the source's files
+	// (a line and its continuation lines) one Line: see Multiline.
+	Multiline *Multiline
 }
 
 // StartAt says where to start reading a file that already exists when the
@@ -86,8 +89,9 @@ type ConfigError struct {
 	// apply to all of them.
 	Source string
 	// Part names what is wrong, in the rules file's own words: "sources",
-	// "name", "paths", "exclude", "start_at", "poll_interval" or
-	// "max_line_bytes".
+	// "name", "paths", "exclude", "start_at", "poll_interval",
+	// "max_line_bytes", or of a multiline block "multiline", "max_lines"
+	// or "timeout".
 	Part string
 	Err  error
 }
@@ -143,6 +147,17 @@ func (c Config) Validate() error {
 		}
 		if s.StartAt != StartAtEnd && s.StartAt != StartAtBeginning {
 			add(s.Name, "start_at", "unknown value %d", int(s.StartAt))
+		}
+		if m := s.Multiline; m != nil {
+			if (m.Start == nil) == (m.Continue == nil) {
+				add(s.Name, "multiline", "set exactly one of start and continue")
+			}
+			if m.MaxLines < 0 {
+				add(s.Name, "max_lines", "must not be negative, got %d", m.MaxLines)
+			}
+			if m.Timeout < 0 {
+				add(s.Name, "timeout", "must not be negative, got %s", m.Timeout)
+			}
 		}
 	}
 	return errors.Join(errs...)

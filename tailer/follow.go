@@ -85,6 +85,10 @@ type follower struct {
 	// the lines read from it name it. It stays set in a follower stopped
 	// while it read one (doneWithCopy).
 	copyPath string
+	// join joins the lines of a multiline source's records; nil for a
+	// source without a multiline block, whose lines go out one by one.
+	join *Joiner
+	ml   *Multiline
 
 	// Written by run, read by Stats.
 	lines, tooLong atomic.Int64
@@ -209,7 +213,17 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 			f.release(ctx, lines)
 			return
 		}
-		wait.Reset(interval)
+		next := interval
+		if at, ok := f.joinDue(); ok {
+			// A pending record waits for its next line until its
+			// timeout, then goes on as complete.
+			if left := time.Until(at); left > 0 {
+				next = min(next, left)
+			} else if f.flushJoined(ctx, lines, cutTimeout) != nil {
+				return
+			}
+		}
+		wait.Reset(next)
 		interval = min(2*interval, idleInterval)
 		select {
 		case <-ctx.Done():
@@ -360,6 +374,9 @@ func (f *follower) text(l line) string {
 // the follower is stopped before it is sent: a reload that parks the file
 // has it read again, and counted, by the follower that resumes it.
 func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func(line) error {
+	if f.join != nil {
+		return f.joinEmitter(ctx, lines)
+	}
 	return func(l line) error {
 		f.lines.Add(1)
 		if l.tooLong {
@@ -388,6 +405,66 @@ func (f *follower) emitter(ctx context.Context, lines chan<- pipeline.Line) func
 			return ctx.Err()
 		}
 	}
+}
+
+// joinEmitter is emitter for a multiline source: lines go to the joiner,
+// records from it to lines (sendRecord). A line is counted when read; the
+// lines of the pending record, not sent, are uncounted when the follower
+// stops (unread), as they are read again by whoever resumes the file.
+func (f *follower) joinEmitter(ctx context.Context, lines chan<- pipeline.Line) func(line) error {
+	send := f.sendRecord(ctx, lines)
+	return func(l line) error {
+		f.lines.Add(1)
+		if l.tooLong {
+			if n := f.tooLong.Add(1); n&(n-1) == 0 {
+				f.log.Warn("line too long, dropped", "offset", l.end, "max_line_bytes", f.limit, "dropped", n)
+			}
+			if !f.join.dropped(l.end) {
+				f.sentTo = l.end
+			}
+			return nil
+		}
+		if err := f.join.add(f.line(l), send); err != nil {
+			f.lines.Add(-1)
+			return err
+		}
+		return nil
+	}
+}
+
+// sendRecord returns the joiner's emit: it sends a record, and moves
+// sentTo past it.
+func (f *follower) sendRecord(ctx context.Context, lines chan<- pipeline.Line) func(pipeline.Line) error {
+	return func(rec pipeline.Line) error {
+		select {
+		case lines <- rec:
+			f.sentTo = rec.Offset
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// flushJoined passes the pending record of a multiline source on: at the
+// end of the file (why cutNone) or at its timeout.
+func (f *follower) flushJoined(ctx context.Context, lines chan<- pipeline.Line, why cut) error {
+	if f.join == nil {
+		return nil
+	}
+	return f.join.flush(f.sendRecord(ctx, lines), why)
+}
+
+// unread uncounts the lines of the pending record, which were read but
+// not sent: the follower has stopped, and a restart or a resumed follower
+// reads them again from the record's first line.
+func (f *follower) unread() {
+	if f.join == nil {
+		return
+	}
+	n, tooLong := f.join.pending()
+	f.lines.Add(-int64(n + tooLong))
+	f.tooLong.Add(-int64(tooLong))
 }
 
 // noteSize notes the file's size for sizeSeen.
@@ -445,6 +522,15 @@ func (f *follower) readStream(ctx context.Context, r io.Reader, lines chan<- pip
 	}
 }
 
+// joinDue returns when the pending record of a multiline source times
+// out; ok is false when there is none.
+func (f *follower) joinDue() (time.Time, bool) {
+	if f.join == nil {
+		return time.Time{}, false
+	}
+	return f.join.due()
+}
+
 // errShort is readStream's word for content that ends before the read
 // offset.
 var errShort = errors.New("ends before the read offset")
@@ -470,6 +556,9 @@ func (f *follower) runFinite(ctx context.Context, lines chan<- pipeline.Line) {
 // release lets the file go, read to its end: it records the end with the
 // positions and sends the EOF Line that makes extract free its state.
 func (f *follower) release(ctx context.Context, lines chan<- pipeline.Line) {
+	// Its pending record first: nothing of the file follows it. This
+	// fails only when ctx is done, as the EOF send below does.
+	_ = f.flushJoined(ctx, lines, cutNone)
 	if f.sp.pos != f.sp.end {
 		f.log.Warn("released with an unfinished last line, not passed on", "bytes", f.sp.pos-f.sp.end)
 	}
@@ -842,6 +931,8 @@ func (f *follower) stats() FileStats {
 		Size:             f.size.Load(),
 		Committed:        f.committed.Load(),
 	}
+	f.join.counts(&s.Counts)
+	s.Multiline = f.join != nil
 	// The log lag: from the newest delivered line's time, or while none
 	// was, from the first line's (the least the lag can be), to the
 	// newest read.

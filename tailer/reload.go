@@ -142,7 +142,8 @@ func (t *Tailer) reload(ctx context.Context, wg *sync.WaitGroup, lines chan<- pi
 }
 
 func sameSource(a, b Source) bool {
-	return slices.Equal(a.Paths, b.Paths) && slices.Equal(a.Exclude, b.Exclude) && a.StartAt == b.StartAt
+	return slices.Equal(a.Paths, b.Paths) && slices.Equal(a.Exclude, b.Exclude) && a.StartAt == b.StartAt &&
+		a.Multiline.same(b.Multiline)
 }
 
 // retire stops the followers of the source name, which a reload removed
@@ -177,8 +178,11 @@ func (t *Tailer) retire(name string, changed bool, next Config) {
 	t.mu.Unlock()
 	var stop []*follower
 	for _, f := range mine {
+		// A file it still follows goes on only with the same multiline
+		// block: otherwise it is parked at the end of its last record
+		// sent and read on from there with the new block.
 		goOn := changed && f.err.Load() == nil &&
-			(f.finite || f.rotated || !names(f.path, f.in) || next.SourceOf(f.path) == name)
+			(f.finite || f.rotated || !names(f.path, f.in) || next.SourceOf(f.path) == name && f.joinsAs(next, name))
 		if !goOn {
 			stop = append(stop, f)
 		}
@@ -296,4 +300,21 @@ func (t *Tailer) takeOver(f *follower, in inode) {
 	f.tooLong.Store(p.tooLong.Load())
 	f.lost.Store(p.lost.Load())
 	f.truncations.Store(p.truncations.Load())
+	if f.join != nil && p.join != nil {
+		f.join.records.Store(p.join.records.Load())
+		f.join.cutLines.Store(p.join.cutLines.Load())
+		f.join.cutBytes.Store(p.join.cutBytes.Load())
+		f.join.timeouts.Store(p.join.timeouts.Load())
+	}
+}
+
+// joinsAs reports whether f joins lines as the source name of next would:
+// both without a multiline block, or with the same one.
+func (f *follower) joinsAs(next Config, name string) bool {
+	for _, s := range next.Sources {
+		if s.Name == name {
+			return f.ml.same(s.Multiline)
+		}
+	}
+	return f.ml == nil
 }

@@ -28,6 +28,10 @@ type Input struct {
 	// File is the input's identity, for the collision separator; zero for
 	// standard input.
 	File pipeline.FileID
+	// Multiline, when not nil, joins the lines of each record into one
+	// Line (see Multiline); the last record is passed on at the end of
+	// the input.
+	Multiline *Multiline
 	// Borrowed hands each Line's Text out of Scan's own buffer instead of
 	// a copy: it is valid only until emit returns, and emit must not keep
 	// it. For a caller that is done with each line by then (`logmetrics
@@ -43,6 +47,26 @@ type Counts struct {
 	// TooLong is the lines dropped because they exceed MaxLineBytes
 	// (reason "too_long").
 	TooLong int64
+	// The records of a source with a multiline block (zero otherwise):
+	// Records is every record passed on, one-line ones included;
+	// CutMaxLines the records passed on at max_lines with their next line
+	// still continuing them, CutMaxBytes those passed on because their
+	// next line would have taken them past MaxLineBytes, and Timeouts
+	// those a follower passed on after no next line came within the
+	// timeout. Lines counts the lines, not the records.
+	Records, CutMaxLines, CutMaxBytes, Timeouts int64
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) { c.add(o, 1) }
+
+func (c *Counts) add(o Counts, sign int64) {
+	c.Lines += sign * o.Lines
+	c.TooLong += sign * o.TooLong
+	c.Records += sign * o.Records
+	c.CutMaxLines += sign * o.CutMaxLines
+	c.CutMaxBytes += sign * o.CutMaxBytes
+	c.Timeouts += sign * o.Timeouts
 }
 
 // scanBufSize is the read buffer of Scan and of followers. A line that fits
@@ -57,6 +81,9 @@ const scanBufSize = 64 << 10
 // very end of input, stays, as do invalid UTF-8 and any other bytes:
 // deciding what they mean is extract's job.
 //
+// With Multiline, emit gets records rather than lines (see Multiline and
+// Joiner), the last one at the end of the input.
+//
 // A line longer than MaxLineBytes is not emitted, only counted; its bytes
 // still advance the offsets of the lines after it. Only the Text strings are
 // allocated per line (none with Borrowed), so memory stays bounded by
@@ -65,18 +92,27 @@ const scanBufSize = 64 << 10
 // Scan stops at the first error from r (wrapped with the path) or emit
 // (returned as is), or when ctx is done (ctx.Err()), and returns the counts
 // so far with it.
-func Scan(ctx context.Context, r io.Reader, in Input, emit func(pipeline.Line) error) (Counts, error) {
+func Scan(ctx context.Context, r io.Reader, in Input, emit func(pipeline.Line) error) (c Counts, err error) {
 	now := in.Now
 	if now == nil {
 		now = time.Now
 	}
 	sp := splitter{limit: maxLineBytes(in.MaxLineBytes)}
 	buf := make([]byte, scanBufSize)
-	var c Counts
+	var j *Joiner
+	send := emit
+	if in.Multiline != nil {
+		j = NewJoiner(in.Multiline, sp.limit, in.Borrowed)
+		send = func(l pipeline.Line) error { return j.add(l, emit) }
+		defer j.counts(&c) // c is the result: counted whatever the return
+	}
 	emit1 := func(l line) error {
 		c.Lines++
 		if l.tooLong {
 			c.TooLong++
+			if j != nil {
+				j.dropped(l.end)
+			}
 			return nil
 		}
 		var text string
@@ -85,7 +121,7 @@ func Scan(ctx context.Context, r io.Reader, in Input, emit func(pipeline.Line) e
 		} else {
 			text = string(l.text)
 		}
-		return emit(pipeline.Line{
+		return send(pipeline.Line{
 			Origin:  pipeline.Origin{Path: in.Path, Offset: l.end, File: in.File},
 			Source:  in.Source,
 			Text:    text,
@@ -106,6 +142,9 @@ func Scan(ctx context.Context, r io.Reader, in Input, emit func(pipeline.Line) e
 				if err := emit1(l); err != nil {
 					return c, err
 				}
+			}
+			if j != nil {
+				return c, j.flush(emit, cutNone)
 			}
 			return c, nil
 		}

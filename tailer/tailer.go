@@ -636,6 +636,9 @@ func (t *Tailer) newFollower(src Source, path string, file *os.File) *follower {
 		wholeAt: time.Now(),
 	}
 	f.sp.limit = f.limit
+	if src.Multiline != nil {
+		f.ml, f.join = src.Multiline, NewJoiner(src.Multiline, f.limit, false)
+	}
 	return f
 }
 
@@ -671,6 +674,7 @@ func (t *Tailer) start(ctx context.Context, wg *sync.WaitGroup, lines chan<- pip
 		defer close(f.done)
 		defer cancel()
 		f.run(fctx, lines)
+		f.unread()
 	})
 }
 
@@ -814,18 +818,20 @@ type SourceStats struct {
 	Source string
 	Counts
 	LostToTruncation int64
+	// Multiline is set when a file of the source was read with a
+	// multiline block: its record counts mean something.
+	Multiline bool
 }
 
 func (s *SourceStats) add(f FileStats) {
-	s.Lines += f.Lines
-	s.TooLong += f.TooLong
+	s.Counts.add(f.Counts, 1)
+	s.Multiline = s.Multiline || f.Multiline
 	s.LostToTruncation += f.LostToTruncation
 }
 
 // sub takes f's counts, added before, back out of s.
 func (s *SourceStats) sub(f FileStats) {
-	s.Lines -= f.Lines
-	s.TooLong -= f.TooLong
+	s.Counts.add(f.Counts, -1)
 	s.LostToTruncation -= f.LostToTruncation
 }
 
@@ -849,6 +855,8 @@ type FileStats struct {
 	// LogLag is how far in log time the newest delivered line is behind
 	// the newest read: 0 when caught up, and for lines without times.
 	LogLag time.Duration
+	// Multiline is set when the file is read with a multiline block.
+	Multiline bool
 }
 
 // Stats returns the counts so far. It is safe to call while Run runs.
@@ -865,7 +873,7 @@ func (t *Tailer) Stats() Stats {
 		src.add(fs)
 	}
 	for _, g := range t.gone {
-		add(FileStats{Source: g.Source, Counts: g.Counts, LostToTruncation: g.LostToTruncation})
+		add(FileStats{Source: g.Source, Counts: g.Counts, LostToTruncation: g.LostToTruncation, Multiline: g.Multiline})
 	}
 	for _, f := range t.all {
 		s.Files = append(s.Files, f.stats())

@@ -118,7 +118,12 @@ func cmdBackfill(e *env, args []string) int {
 		return exitFailure
 	}
 	b := &backfill{e: e, log: log, st: st, probe: probe, maxLine: cfg.Tailer.MaxLineBytes, dry: *dry,
-		start: time.Now(), tooLong: map[string]int64{}}
+		start: time.Now(), tooLong: map[string]int64{}, multiline: map[string]*tailer.Multiline{}, joined: map[string]tailer.Counts{}}
+	for _, src := range cfg.Tailer.Sources {
+		if src.Multiline != nil {
+			b.multiline[src.Name] = src.Multiline
+		}
+	}
 	b.describe(inputs, started)
 
 	sigs := make(chan os.Signal, 2)
@@ -311,8 +316,10 @@ type backfill struct {
 	mu          sync.Mutex
 	at          pipeline.Origin
 	interrupted atomic.Bool
-	filesRead   map[string]int   // per source
-	tooLong     map[string]int64 // lines over max_line_bytes skipped, per source
+	filesRead   map[string]int               // per source
+	tooLong     map[string]int64             // lines over max_line_bytes skipped, per source
+	multiline   map[string]*tailer.Multiline // the sources' multiline blocks
+	joined      map[string]tailer.Counts     // lines and records of the multiline sources
 	wall        time.Duration
 }
 
@@ -491,6 +498,11 @@ func (b *backfill) readInput(ctx context.Context, in *input, lines chan<- pipeli
 		return b.send(ctx, lines, l)
 	})
 	b.tooLong[in.source] += counts.TooLong
+	if b.multiline[in.source] != nil {
+		c := b.joined[in.source]
+		c.Add(counts)
+		b.joined[in.source] = c
+	}
 	if err != nil {
 		return err
 	}
@@ -506,7 +518,7 @@ func (b *backfill) readInput(ctx context.Context, in *input, lines chan<- pipeli
 func (b *backfill) scanInput(in *input) tailer.Input {
 	now := b.start
 	return tailer.Input{Source: in.source, Path: in.path, ModTime: in.arch.ModTime, MaxLineBytes: b.maxLine,
-		Now: func() time.Time { return now }, File: in.arch.ID}
+		Now: func() time.Time { return now }, File: in.arch.ID, Multiline: b.multiline[in.source]}
 }
 
 // send passes a line on and notes how far reading got.

@@ -107,7 +107,7 @@ func expectedDump(t *testing.T, cfg *config.Config) []string {
 		t.Fatal(err)
 	}
 	var dump []string
-	d := dryRun{ex: ex, now: time.Now(), emit: func(p *pipeline.Point) error {
+	d := dryRun{ex: ex, now: time.Now(), tailer: cfg.Tailer, emit: func(p *pipeline.Point) error {
 		dump = append(dump, influxtest.DumpPoint(p))
 		return nil
 	}}

@@ -140,6 +140,7 @@ func (b *backfill) summary() {
 			fmt.Fprintf(w, "%s: %d lines longer than the line limit (max_line_bytes) were skipped\n", source, n)
 		}
 	}
+	printJoined(w, b.joined)
 	if len(b.failed) > 0 {
 		fmt.Fprintf(w, "%d files could not be read whole: %v\n", len(b.failed), b.failed)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,7 +77,7 @@ func cmdTest(e *env, args []string) int {
 	// cost more CPU than the encoding.
 	out := bufio.NewWriterSize(e.stdout, outBufSize)
 	var buf []byte
-	d := dryRun{ex: ex, now: time.Now(), emit: func(p *pipeline.Point) error {
+	d := dryRun{ex: ex, now: time.Now(), tailer: cfg.Tailer, emit: func(p *pipeline.Point) error {
 		buf = sink.AppendPoint(buf[:0], p)
 		if _, err := out.Write(buf); err != nil {
 			return fmt.Errorf("write: %w", err)
@@ -100,6 +101,7 @@ func cmdTest(e *env, args []string) int {
 		return exitFailure
 	}
 	printTable(e.stderr, ex.Stats(), d.tooLong)
+	printJoined(e.stderr, d.joined)
 	return code
 }
 
@@ -155,6 +157,10 @@ type dryRun struct {
 	now     time.Time // every line of the run is "read" at this moment
 	rec     pipeline.Record
 	tooLong int64
+	// tailer has the sources' multiline blocks; joined sums, per
+	// multiline source, its lines and records (Counts.Records...).
+	tailer tailer.Config
+	joined map[string]tailer.Counts
 }
 
 func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
@@ -182,20 +188,80 @@ func (d *dryRun) file(name string, sources []string, stdin io.Reader) error {
 	// Borrowed: each line is extracted and its points encoded before
 	// the next is read, and Extract keeps nothing of its text.
 	in := tailer.Input{Path: name, ModTime: mod, Now: func() time.Time { return d.now }, File: id, Borrowed: true}
+	// A source with a multiline block gets the file's records from a
+	// joiner of its own: the sources offered the file may join it apart.
+	joiners := d.joiners(sources)
+	joined := func(rec pipeline.Line) error { return d.extract(&rec) }
 	counts, err := tailer.Scan(context.Background(), r, in, func(line pipeline.Line) error {
-		for _, s := range sources {
+		for i, s := range sources {
 			line.Source = s
-			d.ex.Extract(&line, &d.rec)
-			for i := range d.rec.Points {
-				if err := d.emit(&d.rec.Points[i]); err != nil {
-					return err
-				}
+			var err error
+			if j := joiners[i]; j != nil {
+				err = j.Add(line, joined)
+			} else {
+				err = d.extract(&line)
+			}
+			if err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	d.tooLong += counts.TooLong
+	for i, j := range joiners {
+		if j == nil {
+			continue
+		}
+		if err == nil {
+			err = j.Flush(joined) // the end of the file ends its last record
+		}
+		if d.joined == nil {
+			d.joined = map[string]tailer.Counts{}
+		}
+		c, jc := d.joined[sources[i]], j.Counts()
+		jc.Lines = counts.Lines
+		c.Add(jc)
+		d.joined[sources[i]] = c
+	}
 	return err
+}
+
+// joiners returns, for each source, a Joiner when it has a multiline
+// block, else nil.
+func (d *dryRun) joiners(sources []string) []*tailer.Joiner {
+	out := make([]*tailer.Joiner, len(sources))
+	for i, name := range sources {
+		for _, s := range d.tailer.Sources {
+			if s.Name == name && s.Multiline != nil {
+				out[i] = tailer.NewJoiner(s.Multiline, d.tailer.MaxLineBytes, true)
+			}
+		}
+	}
+	return out
+}
+
+// extract extracts one line (or record) and emits its points.
+func (d *dryRun) extract(line *pipeline.Line) error {
+	d.ex.Extract(line, &d.rec)
+	for i := range d.rec.Points {
+		if err := d.emit(&d.rec.Points[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printJoined says, for each source with a multiline block, how many
+// records its lines made and how many were cut (see tailer.Counts).
+func printJoined(w io.Writer, joined map[string]tailer.Counts) {
+	if len(joined) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, name := range slices.Sorted(maps.Keys(joined)) {
+		c := joined[name]
+		fmt.Fprintf(w, "%s: multiline: %d lines joined into %d records; %d cut at max_lines, %d cut at max_line_bytes\n",
+			name, c.Lines, c.Records, c.CutMaxLines, c.CutMaxBytes)
+	}
 }
 
 // flush emits the points of the aggregation windows still open.

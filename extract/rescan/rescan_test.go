@@ -93,6 +93,15 @@ var seedPatterns = []string{
 	"^(?P<time>\\S+) (?P<n>\\d+)$",
 	"Z$",
 	"^(?P<verb>GET|HEAD)$",
+	// the multiline samples' rules (testdata/multiline): see also
+	// TestMultilineRecords
+	`(?s)^(?P<time>\S+ \S+) (?P<level>[A-Z]+) (?P<message>[^\n]*)\n(?P<exception>[\w.]+Exception)`,
+	`^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) (?P<message>[^\n]*)`,
+	`(?s)^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) .*?\n(?P<exception>[\w.$]+(?:Exception|Error)): (?P<reason>[^\n]*)\n\tat\s`,
+	`^\[(?P<time>[^\]]+)\] (?P<env>\w+)\.(?P<level>[A-Z]+): (?P<message>[^\n]*)`,
+	`(?s)^\[task (?P<time>[^\]]+)\] \S+ +(?P<level>[A-Z]+) - Traceback \(most recent call last\):\n.*  File "(?P<file>[^"]+)", line (?P<line>\d+)`,
+	`^\[task (?P<time>[^\]]+)\] \S+ +(?P<level>[A-Z]+) - (?P<message>[^\n]*)`,
+	`(?s)^# Time: (?P<time>\S+)\n# User@Host: (?P<user>\w+)\[.*?# Schema: (?P<schema>\w+).*?# Query_time: (?P<query_time>[\d.]+)\s+Lock_time: (?P<lock_time>[\d.]+)\s+Rows_sent: (?P<rows_sent>\d+)\s+Rows_examined: (?P<rows_examined>\d+)`,
 }
 
 var seedLines = []string{
@@ -178,7 +187,7 @@ func FuzzScannerPattern(f *testing.F) {
 // repository's rule files is one of them.
 func TestSeedPatternsCoverRepo(t *testing.T) {
 	files := []string{"../../rules.hcl.example"}
-	for _, glob := range []string{"../testdata/cases/*/rules.hcl", "../../internal/config/testdata/*/*.hcl"} {
+	for _, glob := range []string{"../testdata/cases/*/rules.hcl", "../../internal/config/testdata/*/*.hcl", "../../testdata/multiline/*.hcl"} {
 		m, err := filepath.Glob(glob)
 		if err != nil {
 			t.Fatal(err)

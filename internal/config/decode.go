@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -293,6 +294,8 @@ func (l *loader) source(s *sourceHCL, agentTags []item) (tailer.Source, extract.
 		}
 	}
 
+	out.Multiline = l.multiline(s.Name, s.Multiline)
+
 	tags := append(slices.Clip(agentTags), l.tags(s.Tags, "tags")...)
 	xsrc := extract.Source{Name: s.Name, Tags: mergeTags(tags)}
 	ok := xsrc
@@ -301,13 +304,45 @@ func (l *loader) source(s *sourceHCL, agentTags []item) (tailer.Source, extract.
 			"Source %q has no rule blocks; add at least one rule that turns its lines into fields.", s.Name)
 	}
 	for _, rb := range s.Rules {
-		r, sound := l.rule(s.Name, rb)
+		r, sound := l.rule(s.Name, rb, s.Multiline != nil)
 		xsrc.Rules = append(xsrc.Rules, r)
 		if sound {
 			ok.Rules = append(ok.Rules, r)
 		}
 	}
 	return out, xsrc, ok
+}
+
+// multiline checks a source's multiline block; nil when there is none.
+func (l *loader) multiline(source string, m *multilineHCL) *tailer.Multiline {
+	if m == nil {
+		return nil
+	}
+	out := &tailer.Multiline{}
+	pattern := func(v *string, rng hcl.Range, name string) *regexp.Regexp {
+		if v == nil {
+			return nil
+		}
+		re, err := regexp.Compile(*v)
+		if err != nil {
+			l.errorf(rng, &m.DefRange, "Invalid regex",
+				"The %s regex of the multiline block of source %q is not a valid RE2 regular expression: %v.", name, source, err)
+		}
+		return re
+	}
+	out.Start = pattern(m.Start, m.StartRange, "start")
+	out.Continue = pattern(m.Continue, m.ContinueRange, "continue")
+	switch {
+	case m.Start != nil && m.Continue != nil:
+		l.errorf(m.ContinueRange, &m.DefRange, "Both start and continue",
+			"The multiline block of source %q sets both start and continue; keep one: start when a record's first line is easy to tell (a timestamp), continue when its other lines are (indented frames).", source)
+	case m.Start == nil && m.Continue == nil:
+		l.errorf(m.DefRange, nil, "Missing start or continue",
+			"The multiline block of source %q must set start (a regex matching a record's first line) or continue (a regex matching its other lines).", source)
+	}
+	out.MaxLines, _ = l.positive(m.MaxLines, m.MaxLinesRange, "max_lines", tailer.DefaultMultilineMaxLines)
+	out.Timeout, _ = l.duration(m.Timeout, m.TimeoutRange, "timeout", tailer.DefaultMultilineTimeout, false)
+	return out
 }
 
 // globs checks patterns and makes relative ones absolute. A pattern without

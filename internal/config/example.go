@@ -67,7 +67,11 @@ func (c *ruleChecker) checkExamples(blocks hcl.Blocks, timed bool) {
 		// Lines never hold their line ending, so the one a heredoc
 		// ends with is dropped, as for regex; another is an error.
 		line := strings.TrimSuffix(strings.TrimSuffix(e.Line, "\n"), "\r")
-		if strings.ContainsAny(line, "\n\r") {
+		if c.multiline {
+			// A record: its lines joined by "\n", each without its line
+			// ending, as the source's multiline block joins them.
+			line = strings.ReplaceAll(line, "\r\n", "\n")
+		} else if strings.ContainsAny(line, "\n\r") {
 			c.errorf(e.LineRange, &b.DefRange, "Example of more than one line",
 				"An example's line is one log line, without a line ending; write one example block per line.")
 			ok = false

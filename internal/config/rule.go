@@ -29,17 +29,20 @@ type ruleChecker struct {
 	sound  bool
 	// decodeFailed is set when gohcl refused part of the body.
 	decodeFailed bool
+	// multiline is set in a source with a multiline block.
+	multiline bool
 }
 
-func (l *loader) rule(source string, rb *ruleBlockHCL) (extract.Rule, bool) {
+func (l *loader) rule(source string, rb *ruleBlockHCL, multiline bool) (extract.Rule, bool) {
 	c := &ruleChecker{
-		loader: l,
-		source: source,
-		name:   rb.Name,
-		block:  &rb.DefRange,
-		out:    extract.Rule{Name: rb.Name, Measurement: rb.Name},
-		places: &rulePlaces{rule: rb.DefRange, parts: map[string]hcl.Range{}},
-		sound:  true,
+		loader:    l,
+		multiline: multiline,
+		source:    source,
+		name:      rb.Name,
+		block:     &rb.DefRange,
+		out:       extract.Rule{Name: rb.Name, Measurement: rb.Name},
+		places:    &rulePlaces{rule: rb.DefRange, parts: map[string]hcl.Range{}},
+		sound:     true,
 	}
 	switch first, dup := l.ruleNames[rb.Name]; {
 	case rb.Name == "":
@@ -116,6 +119,13 @@ func (c *ruleChecker) mode(r *ruleHCL) {
 		}
 	}
 	c.out.Mode = set[0].mode
+	if c.multiline && set[0].mode != extract.Regex {
+		// A joined record is lines separated by "\n": one JSON document
+		// or logfmt line per record is what those modes read, and a
+		// record that happens to be one would only hide the others.
+		c.fail(set[0].rng, "Not for a multiline source",
+			"Rule %q reads %s, but source %q joins lines into multi-line records (its multiline block), which are neither one JSON document nor one logfmt line; use a regex rule (with (?s) for . to match newlines), or put the rule in a source without a multiline block.", c.name, set[0].name, c.source)
+	}
 	if r.Regex != nil {
 		// Lines never hold a line ending, so a trailing one can only be
 		// the end of a heredoc (CRLF in a file written on Windows), and

@@ -80,7 +80,20 @@ type sourceHCL struct {
 	StartAt      *string         `hcl:"start_at,optional"`
 	StartAtRange hcl.Range       `hcl:"start_at,attr_value_range"`
 	Tags         hcl.Expression  `hcl:"tags,optional"`
+	Multiline    *multilineHCL   `hcl:"multiline,block"`
 	Rules        []*ruleBlockHCL `hcl:"rule,block"`
+}
+
+type multilineHCL struct {
+	Start         *string   `hcl:"start,optional"`
+	StartRange    hcl.Range `hcl:"start,attr_value_range"`
+	Continue      *string   `hcl:"continue,optional"`
+	ContinueRange hcl.Range `hcl:"continue,attr_value_range"`
+	MaxLines      *int      `hcl:"max_lines,optional"`
+	MaxLinesRange hcl.Range `hcl:"max_lines,attr_value_range"`
+	Timeout       *string   `hcl:"timeout,optional"`
+	TimeoutRange  hcl.Range `hcl:"timeout,attr_value_range"`
+	DefRange      hcl.Range `hcl:",def_range"`
 }
 
 // ruleBlockHCL is a rule before its body is decoded.

@@ -174,6 +174,14 @@ func TestSamplesUnchanged(t *testing.T) {
 		{"mtail/lighttpd_access.log", "d38e5c369176e7aa8f0511ec1c74cc4c4e97b15d12b341e51d6b8657b9afc157", "3b31cb274977"},
 		{"mtail/sftp_chroot.log", "fd9aae55621866cc6b6461c29be26020f15cde821626ce2c16598e9e36c92594", "ed33f239730f"},
 		{"mtail/LICENSE", "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30", ""},
+		// the multiline samples (testdata/multiline)
+		{"elastic-examples/kafka0/controller.log.2016-12-19-18", "7fecc1986a1e5539d953076a7e0f02e2621f016734d2193f5c5013bf36fb8f2b", "6f088da5b615"},
+		{"elastic-examples/kafka1/server.log.2016-12-19-20", "a7b0cd56defe5e70f35844f837914be409eab2ea4cbe1de1ebc69b28ebf44cd9", "99cb9729f353"},
+		{"elastic-examples/LICENSE", "a8ad31b1c3f40dca5a84119351b8fa8ddc868edd77fad8a8ebf6d8f2d16fa4ae", ""},
+		{"lnav/logfile_laravel.0", "873b367bf87a3e07b2e64482312beb8b2850e58d4567daeb3f7f32deb26d229a", "fd5feda590b4"},
+		{"lnav/logfile_mysql_slow.0", "8c3b4278a5d2f07dac23e674fba4d261dc2d5b1a4c6c93927dadb9aeb8fc1194", "3582b7a5eb29"},
+		{"mozilla-treeherder/wpt-tracebacks.log", "aa24b397397ac9c1f38b20ef69c6e0b39c258e7bbf6600d77664d43cff3a7ba2", ""},
+		{"mozilla-treeherder/LICENSE", "1849d62b314d822ec84300f45de67ccc4894d157743a78c1ed0429dfcfc412b4", ""},
 	}
 	dir := filepath.Join(corpusDir, "samples")
 	sources, err := os.ReadFile(filepath.Join(dir, "SOURCES.md"))
@@ -198,7 +206,9 @@ func TestSamplesUnchanged(t *testing.T) {
 			if !bytes.Contains(sources, []byte(tc.sha256)) {
 				t.Errorf("samples/SOURCES.md does not list sha256 %s", tc.sha256)
 			}
-			if _, err := os.Stat(filepath.Join(dir, filepath.Dir(filepath.FromSlash(tc.path)), "LICENSE")); err != nil {
+			// The licence is in the origin's folder, the first of the path.
+			origin, _, _ := strings.Cut(tc.path, "/")
+			if _, err := os.Stat(filepath.Join(dir, origin, "LICENSE")); err != nil {
 				t.Errorf("no LICENSE beside it: %v", err)
 			}
 		})

@@ -72,6 +72,8 @@ var (
 
 	sourceRead      = newDesc("logmetrics_source_lines_read_total", "Lines read from the files of a source, those let go after a rotation included, over-long and replayed ones too.", counter, "source")
 	sourceTooLong   = newDesc("logmetrics_source_lines_too_long_total", "Lines of a source's files skipped because they exceed max_line_bytes.", counter, "source")
+	sourceRecords   = newDesc("logmetrics_source_multiline_records_total", "Records a source with a multiline block passed on, each its first line and continuation lines joined (one-line records included); shown for such sources only.", counter, "source")
+	sourceCut       = newDesc("logmetrics_source_multiline_cut_total", `Records of a multiline source passed on before their end was seen, by reason: "max_lines" (full, and the next line continued it), "max_bytes" (the next line would have taken it past max_line_bytes) or "timeout" (no next line within the timeout); in the records.`, counter, "source", "reason")
 	sourceResult    = newDesc("logmetrics_source_lines_total", `Lines of a source offered to its rules, each once by what they did: "taken" by at least one rule, else "filtered" by a require block of at least one, else "not_taken".`, counter, "source", "result")
 	sourceReplayed  = newDesc("logmetrics_source_lines_replayed_total", "Lines read again after a restart to rebuild state; in no other line counter.", counter, "source")
 	ruleLines       = newDesc("logmetrics_rule_lines_total", `Lines offered to a rule by result: "taken", "not_taken" (the pattern did not match) or "filtered" (a require block refused it).`, counter, "source", "rule", "result")
@@ -95,7 +97,7 @@ type collector struct{ stages Stages }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []desc{fileLines, fileTooLong, fileTruncated, fileCommitted, fileSize, fileLagBytes, fileLagSecs, fileUp,
-		sourceRead, sourceTooLong, sourceResult, sourceReplayed, ruleLines, rulePoints, ruleErrors, ruleLate, ruleFolded, ruleAggregated,
+		sourceRead, sourceTooLong, sourceRecords, sourceCut, sourceResult, sourceReplayed, ruleLines, rulePoints, ruleErrors, ruleLate, ruleFolded, ruleAggregated,
 		pointsProduced, pointsWritten, pointsDead, pointsDropped, pointsPending, writeRetries, writeErrors, writeFailingFor} {
 		ch <- d.Desc
 	}
@@ -109,6 +111,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range ts.Sources {
 		emit(sourceRead, float64(s.Lines), s.Source)
 		emit(sourceTooLong, float64(s.TooLong), s.Source)
+		if s.Multiline {
+			emit(sourceRecords, float64(s.Records), s.Source)
+			emit(sourceCut, float64(s.CutMaxLines), s.Source, "max_lines")
+			emit(sourceCut, float64(s.CutMaxBytes), s.Source, "max_bytes")
+			emit(sourceCut, float64(s.Timeouts), s.Source, "timeout")
+		}
 	}
 	for _, f := range ts.Files {
 		emit(fileLines, float64(f.Lines), f.Source, f.Path)

@@ -83,15 +83,11 @@ func (g *generator) agent() {
 			}
 		}
 		tags := append([]string{agentHostTag}, p.labels...)
-		alias := "$col"
-		for _, t := range tags {
-			alias += " " + t + "=$tag_" + t
-		}
 		g.timeSeries(panelSpec{
 			title:       p.title,
 			description: p.description + " Measurement " + status.Measurement + ", written when agent.self_metrics is set.",
 			unit:        p.unit,
-			query:       target(selectQuery(cols, status.Measurement, tags, ""), alias),
+			query:       target(selectQuery(cols, status.Measurement, tags, ""), seriesAlias("", true, tags)),
 		})
 	}
 }

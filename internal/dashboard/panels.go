@@ -115,19 +115,7 @@ func (ri ruleInfo) describe(what, field string, grouped bool) string {
 
 // alias names a rule's series by its tags, with the column first when a
 // query has several.
-func (ri ruleInfo) alias(col bool) string {
-	var parts []string
-	if col {
-		parts = append(parts, "$col")
-	}
-	for _, t := range ri.tags {
-		parts = append(parts, t+"=$tag_"+t)
-	}
-	if len(parts) == 0 {
-		return ri.rule.Name
-	}
-	return strings.Join(parts, " ")
-}
+func (ri ruleInfo) alias(col bool) string { return seriesAlias(ri.rule.Name, col, ri.tags) }
 
 // rule adds the panels of one rule: its rate, then per numeric field a
 // time series (a per-line rule) or its stats, sum and histogram (an

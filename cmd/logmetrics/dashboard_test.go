@@ -101,7 +101,7 @@ func TestDashboardQueries(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	d, err := dashboard.New(cfg.Extract, dashboard.Options{})
+	d, err := dashboard.New(cfg.Extract, dashboard.Options{AgentTags: dashboard.TagKeys(cfg.Agent.Tags)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,6 +141,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		out:    &syncBuffer{},
 	}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

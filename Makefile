@@ -58,16 +58,28 @@ $(BIN)/influx:
 
 ## victoria-metrics: VictoriaMetrics single node from Debian's package victoria-metrics
 ## (bookworm: 1.79.5) unpacked into bin/, without installing it or starting its service; needs
-## apt (as root only when the package lists are missing). Elsewhere: make VICTORIA=/path/to/it test
+## apt (as root only when the package lists are missing). Elsewhere: make VICTORIA=/path/to/it test.
+## A bin/victoria-metrics that does not run (empty, cut short, a dangling link) is fetched again.
 VICTORIA ?= $(BIN)/victoria-metrics
-victoria-metrics: $(VICTORIA)
+APT_GET  ?= apt-get
+# Whether a file is VictoriaMetrics: Debian's build prints an empty -version,
+# and an empty file runs as an empty shell script, so ask for its flags.
+is_victoria = "$(1)" -help 2>&1 | grep -q -- -storageDataPath
+victoria-metrics:
+	@if ! $(call is_victoria,$(VICTORIA)); then \
+	  if [ "$(VICTORIA)" != "$(BIN)/victoria-metrics" ]; then echo "make: VICTORIA=$(VICTORIA) is not victoria-metrics" >&2; exit 2; fi; \
+	  rm -f "$(VICTORIA)" && $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) "$(BIN)/victoria-metrics"; \
+	fi
+# The new binary is checked and renamed into place from a temporary file of
+# its own in bin/, so that two makes at once never write or run each
+# other's file.
 $(BIN)/victoria-metrics:
 	@mkdir -p $(BIN)
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
-	{ apt-get -qq download victoria-metrics 2>/dev/null || \
-	  { echo "apt-get update (no package list offers victoria-metrics)"; apt-get -qq update && apt-get -qq download victoria-metrics; }; } && \
-	dpkg-deb --fsys-tarfile victoria-metrics_*.deb | tar -xO ./usr/bin/victoria-metrics > $@.tmp && \
-	chmod 0755 $@.tmp && $@.tmp -version >/dev/null && mv $@.tmp $@ && \
+	@tmp=$$(mktemp -d) && new=$$(mktemp "$@.XXXXXX") && trap 'rm -rf "$$tmp" "$$new"' EXIT && cd "$$tmp" && \
+	{ $(APT_GET) -qq download victoria-metrics 2>/dev/null || \
+	  { echo "apt-get update (no package list offers victoria-metrics)"; $(APT_GET) -qq update && $(APT_GET) -qq download victoria-metrics; }; } && \
+	dpkg-deb --fsys-tarfile victoria-metrics_*.deb | tar -xO ./usr/bin/victoria-metrics > "$$new" && \
+	chmod 0755 "$$new" && $(call is_victoria,$$new) && mv "$$new" $@ && \
 	echo "victoria-metrics $$(dpkg-deb -f victoria-metrics_*.deb Version) in $@"
 
 ## test: vet and every test, the integration tests against a real InfluxDB and VictoriaMetrics included

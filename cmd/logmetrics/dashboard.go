@@ -24,7 +24,7 @@ func cmdDashboard(e *env, args []string) int {
 	if cfg == nil {
 		return exitUsage
 	}
-	opts := dashboard.Options{Datasource: *ds}
+	opts := dashboard.Options{Datasource: *ds, AgentTags: dashboard.TagKeys(cfg.Agent.Tags)}
 	if *list {
 		d, err := dashboard.New(cfg.Extract, opts)
 		if err != nil {

@@ -35,10 +35,21 @@ func TestDashboardQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The example's paths are relative to the rules file.
-	if err := os.Symlink(filepath.Join(repo, "testdata"), filepath.Join(dir, "testdata")); err != nil {
+	// The example's paths are relative to the rules file. A copy, since
+	// the second half of growing is written while the agent runs.
+	if err := os.CopyFS(filepath.Join(dir, "testdata"), os.DirFS(filepath.Join(repo, "testdata"))); err != nil {
 		t.Fatal(err)
 	}
+	grown, err := os.ReadFile(filepath.Join(dir, growing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstHalf := bytes.Count(grown, []byte("\n")) / 2
+	cut := 0
+	for range firstHalf {
+		cut += bytes.IndexByte(grown[cut:], '\n') + 1
+	}
+	writeFile(t, filepath.Join(dir, growing), string(grown[:cut]))
 	example, err := os.ReadFile(filepath.Join(repo, "rules.hcl.example"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +70,7 @@ func TestDashboardQueries(t *testing.T) {
 	var lp, stderr bytes.Buffer
 	args := append([]string{"test", "-config", rules}, demoLogs...)
 	for i, f := range demoLogs {
-		args[3+i] = filepath.Join(dir, f)
+		args[3+i] = filepath.Join(repo, f) // growing is cut in dir
 	}
 	if code := dispatch(&env{stdin: strings.NewReader(""), stdout: &lp, stderr: &stderr}, args); code != exitOK {
 		t.Fatalf("logmetrics test: exit %d\n%s", code, &stderr)
@@ -84,6 +95,39 @@ func TestDashboardQueries(t *testing.T) {
 			t.Logf("agent's log:\n%s", a.logged())
 		}
 	})
+	// The agent row's rates need lines read between two self-metrics
+	// points in different intervals (1s below): the second half of
+	// growing comes once points over a second have counted the first,
+	// and the agent stops once one has counted both.
+	linesRead := func() (n int, over time.Duration) {
+		var since int64
+		for _, s := range srv.Query(t, db, fmt.Sprintf(`SELECT "source_lines_read_total" FROM %q WHERE "source" = '%s'`, status.Measurement, growingSource)) {
+			for _, row := range s.Values {
+				at, _ := row[0].(json.Number).Int64()
+				f, _ := row[1].(json.Number).Float64()
+				if int(f) != n {
+					n, since = int(f), at
+				}
+				over = time.Duration(at - since)
+			}
+		}
+		return n, over
+	}
+	waitLinesRead := func(want int, over time.Duration) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			n, d := linesRead()
+			if n == want && d >= over {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("the self-metrics count %d lines read from source %s for %v after 30s, want %d for %v", n, growingSource, d, want, over)
+			}
+		}
+	}
+	waitLinesRead(firstHalf, time.Second)
+	appendFile(t, filepath.Join(dir, growing), string(grown[cut:]))
+	waitLinesRead(bytes.Count(grown, []byte("\n")), 0)
 	for end := time.Now().Add(45 * time.Second); count("") != want; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatalf("InfluxDB holds %d points of the logs after 45s, want %d", count(""), want)
@@ -101,11 +145,12 @@ func TestDashboardQueries(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	d, err := dashboard.New(cfg.Extract, dashboard.Options{})
+	d, err := dashboard.New(cfg.Extract, dashboard.Options{AgentTags: dashboard.TagKeys(cfg.Agent.Tags)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	from := regexp.MustCompile(`FROM "([^"]+)"`)
+	moved := 0
 	for _, p := range dashboard.List(d) {
 		if p.Query == "" {
 			continue // a row
@@ -126,7 +171,9 @@ func TestDashboardQueries(t *testing.T) {
 		q := grafanaMacros(p.Query, begin.Add(-time.Minute), end.Add(time.Minute), interval)
 		series := srv.Query(t, db, q)
 		// The logs' panels must show some of them: a value other than
-		// 0; the agent's may be all 0 (no errors, nothing dropped).
+		// 0; so must the agent's rates of what it did (with growing
+		// read in two halves), while the others may be all 0 (no
+		// errors, nothing dropped).
 		rows, values, top, at := 0, 0, 0.0, ""
 		for _, s := range series {
 			rows += len(s.Values)
@@ -142,11 +189,18 @@ func TestDashboardQueries(t *testing.T) {
 				}
 			}
 		}
-		if values == 0 || m[1] != status.Measurement && top == 0 {
+		if agentMoves[p.Title] {
+			moved++
+		}
+		if values == 0 || (m[1] != status.Measurement || agentMoves[p.Title]) && top == 0 {
 			t.Errorf("%s / %s: %d rows, %d values, the highest %v, from\n%s", p.Row, p.Title, rows, values, top, q)
 			continue
 		}
 		t.Logf("%s / %s: %d series, %d rows, %d values; the highest: %s", p.Row, p.Title, len(series), rows, values, at)
+	}
+
+	if moved != len(agentMoves) {
+		t.Errorf("%d of the agent panels %v checked, want all", moved, agentMoves)
 	}
 
 	// The copy differs from rules.hcl.example in self_metrics only, which
@@ -169,6 +223,21 @@ func TestDashboardQueries(t *testing.T) {
 	if fmt.Sprint(a1) != fmt.Sprint(a2) {
 		t.Error("the dashboard of the test's copy of rules.hcl.example differs from the example's")
 	}
+}
+
+// growing is the demo log TestDashboardQueries writes in two halves, of
+// source growingSource.
+const (
+	growing       = "testdata/logs/app/app.logfmt"
+	growingSource = "app_logfmt"
+)
+
+// agentMoves are the agent panels that must show a rate above 0 once
+// lines are read between two self-metrics points.
+var agentMoves = map[string]bool{
+	"agent: lines read/s":                  true,
+	"agent: lines by result/s":             true,
+	"agent: points produced and written/s": true,
 }
 
 // timeRange is the time of the first and last point of measurement m.

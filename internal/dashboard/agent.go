@@ -1,12 +1,14 @@
 package dashboard
 
 import (
+	"slices"
+
 	"github.com/logmetrics/logmetrics/internal/status"
 )
 
 // agentPanel is a panel of the agent row: fields of the self-metrics
 // measurement (status.Points: the /metrics names without logmetrics_),
-// each a series per agent host and the metric's labels.
+// each a series per agent (Options.AgentTags) and the metric's labels.
 type agentPanel struct {
 	title, description, unit string
 	// counter fields are shown per second (non_negative_derivative, so a
@@ -15,12 +17,8 @@ type agentPanel struct {
 	counter bool
 	fields  []string // field keys; the column names are aliases[i]
 	aliases []string
-	labels  []string // GROUP BY these tags besides host
+	labels  []string // GROUP BY these tags besides the agent's
 }
-
-// agentHostTag is the agent tag of rules.hcl.example (hostname()) that
-// tells agents apart.
-const agentHostTag = "host"
 
 var agentPanels = []agentPanel{
 	{
@@ -82,16 +80,20 @@ func (g *generator) agent() {
 				cols[i] = "max(" + ident(f) + ") AS " + ident(p.aliases[i])
 			}
 		}
-		tags := append([]string{agentHostTag}, p.labels...)
-		alias := "$col"
-		for _, t := range tags {
-			alias += " " + t + "=$tag_" + t
+		// A metric's label wins over an agent tag of the same key
+		// (status.Points), so that key is grouped by once.
+		var tags []string
+		for _, t := range g.agentTags {
+			if !slices.Contains(p.labels, t) {
+				tags = append(tags, t)
+			}
 		}
+		tags = append(tags, p.labels...)
 		g.timeSeries(panelSpec{
 			title:       p.title,
 			description: p.description + " Measurement " + status.Measurement + ", written when agent.self_metrics is set.",
 			unit:        p.unit,
-			query:       target(selectQuery(cols, status.Measurement, tags, ""), alias),
+			query:       target(selectQuery(cols, status.Measurement, tags, ""), seriesAlias("", true, tags)),
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
 
 // SchemaVersion is the dashboard schema written: Grafana 10.4 and 11
@@ -37,6 +38,11 @@ type Options struct {
 	// Datasource is the name of the InfluxDB data source the variable
 	// selects at first; "" lets Grafana take its default InfluxDB one.
 	Datasource string
+	// AgentTags are the keys of the agent block's tags, which the
+	// self-metrics carry and which tell agents apart: the agent row shows
+	// a series per agent by them. Without any, the agents writing to one
+	// database are shown as one.
+	AgentTags []string
 }
 
 // Panel sizes on Grafana's grid of 24 columns: two panels a line.
@@ -57,7 +63,7 @@ func New(cfg extract.Config, opts Options) (dashboard.Dashboard, error) {
 		Time("now-6h", "now").
 		Refresh("1m").
 		WithVariable(datasourceVariable(opts.Datasource))
-	g := generator{b: b, cfg: cfg}
+	g := generator{b: b, cfg: cfg, agentTags: opts.AgentTags}
 	for _, src := range cfg.Sources {
 		g.row("source " + src.Name)
 		for _, r := range src.Rules {
@@ -87,6 +93,15 @@ func JSON(cfg extract.Config, opts Options) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
+// TagKeys are the keys of tags, for Options.AgentTags.
+func TagKeys(tags []pipeline.Tag) []string {
+	keys := make([]string, len(tags))
+	for i, t := range tags {
+		keys[i] = t.Key
+	}
+	return keys
+}
+
 // datasourceVariable is the variable that picks the InfluxDB data source.
 func datasourceVariable(name string) *dashboard.DatasourceVariableBuilder {
 	v := dashboard.NewDatasourceVariableBuilder(VariableName).
@@ -110,9 +125,10 @@ func datasource() common.DataSourceRef {
 
 // generator adds rows and panels to a dashboard, numbering them.
 type generator struct {
-	b   *dashboard.DashboardBuilder
-	cfg extract.Config
-	id  uint32
+	b         *dashboard.DashboardBuilder
+	cfg       extract.Config
+	agentTags []string
+	id        uint32
 }
 
 func (g *generator) nextID() uint32 {

@@ -27,20 +27,22 @@ const (
 	goldenDatasource = "logmetrics" // the name in deploy/grafana/provisioning/datasources
 )
 
-func loadExample(t *testing.T) extract.Config {
+// loadExample reads rules.hcl.example into its rules and the dashboard
+// options of its agent tags, with datasource ds.
+func loadExample(t *testing.T, ds string) (extract.Config, dashboard.Options) {
 	t.Helper()
 	cfg, _, diags := config.Load("../../rules.hcl.example")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	return cfg.Extract
+	return cfg.Extract, dashboard.Options{Datasource: ds, AgentTags: dashboard.TagKeys(cfg.Agent.Tags)}
 }
 
 // TestGolden compares the dashboard of rules.hcl.example with the golden
 // file; `go test ./internal/dashboard -update` rewrites it: review that
 // diff like code.
 func TestGolden(t *testing.T) {
-	got, err := dashboard.JSON(loadExample(t), dashboard.Options{Datasource: goldenDatasource})
+	got, err := dashboard.JSON(loadExample(t, goldenDatasource))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +99,8 @@ type dashboardJSON struct {
 // per histogram, every panel on the variable's data source with one raw
 // InfluxQL query, ids unique and panels not overlapping.
 func TestShape(t *testing.T) {
-	cfg := loadExample(t)
-	out, err := dashboard.JSON(cfg, dashboard.Options{Datasource: "Influx prod"})
+	cfg, opts := loadExample(t, "Influx prod")
+	out, err := dashboard.JSON(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

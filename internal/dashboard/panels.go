@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/heatmap"
@@ -114,19 +115,7 @@ func (ri ruleInfo) describe(what, field string, grouped bool) string {
 
 // alias names a rule's series by its tags, with the column first when a
 // query has several.
-func (ri ruleInfo) alias(col bool) string {
-	var parts []string
-	if col {
-		parts = append(parts, "$col")
-	}
-	for _, t := range ri.tags {
-		parts = append(parts, t+"=$tag_"+t)
-	}
-	if len(parts) == 0 {
-		return ri.rule.Name
-	}
-	return strings.Join(parts, " ")
-}
+func (ri ruleInfo) alias(col bool) string { return seriesAlias(ri.rule.Name, col, ri.tags) }
 
 // rule adds the panels of one rule: its rate, then per numeric field a
 // time series (a per-line rule) or its stats, sum and histogram (an
@@ -203,7 +192,7 @@ func countedField(ri ruleInfo) extract.FieldSpec {
 // and percentiles) in one panel, its sum per second, its histogram.
 func (g *generator) aggregateRule(ri ruleInfo) {
 	a := ri.rule.Aggregate
-	window := a.Window.String()
+	window := minInterval(a.Window)
 	g.timeSeries(panelSpec{
 		title:       ri.rule.Name + ": lines/s",
 		description: ri.describe(fmt.Sprintf("lines per second, from the count of each %s window", window), extract.CountKey, true),
@@ -261,6 +250,23 @@ func (g *generator) aggregateRule(ri ruleInfo) {
 			})
 		}
 	}
+}
+
+// minInterval writes a window as a panel's min interval: one whole number
+// and unit, because Grafana reads only the first number and unit of it
+// (rangeutil.ts describeInterval, and as an integer), so time.Duration's
+// "1m30s" would be 1m there and "1.5s" 1s. A window of a fraction of a
+// millisecond is rounded up.
+func minInterval(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d%u.d == 0 {
+			return fmt.Sprintf("%d%s", d/u.d, u.name)
+		}
+	}
+	return fmt.Sprintf("%dms", (d+time.Millisecond-1)/time.Millisecond)
 }
 
 // bucketColumns turns cumulative buckets (le) into the lines of each

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -81,3 +82,43 @@ func selectQuery(cols []string, m string, tags []string, tail string) string {
 // perSecond divides an aggregate over an interval by the interval's
 // seconds.
 func perSecond(agg string) string { return agg + " * 1000 / " + IntervalMS }
+
+// Tag keys a target's alias can refer to, by the pattern Grafana's
+// InfluxQL backend finds references with (FormatFrameName's legendFormat,
+// Go's ASCII \w): $tag_key ends at the first character outside [@\w-],
+// so a key with dots or slashes needs [[tag_key]], and one with other
+// characters (spaces, non-ASCII letters, $, empty dot segments) cannot be
+// named at all.
+var (
+	dollarTagKey  = regexp.MustCompile(`^[@\w-]+$`)
+	bracketTagKey = regexp.MustCompile(`^[@/\w-]+(\.[@/\w-]+)*$`)
+)
+
+// seriesAlias names a target's series: the column first when col, then
+// key=value per tag, or name when there is neither. It is "" when a key
+// cannot be referred to or name would be read as a reference: Grafana
+// then names each series itself (measurement, column and every tag),
+// which is long but never drops a tag.
+func seriesAlias(name string, col bool, tags []string) string {
+	var parts []string
+	if col {
+		parts = append(parts, "$col")
+	}
+	for _, t := range tags {
+		switch {
+		case dollarTagKey.MatchString(t):
+			parts = append(parts, t+"=$tag_"+t)
+		case bracketTagKey.MatchString(t):
+			parts = append(parts, t+"=[[tag_"+t+"]]")
+		default:
+			return ""
+		}
+	}
+	if len(parts) == 0 {
+		if strings.Contains(name, "$") || strings.Contains(name, "[[") {
+			return ""
+		}
+		return name
+	}
+	return strings.Join(parts, " ")
+}

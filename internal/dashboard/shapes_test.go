@@ -51,7 +51,7 @@ func TestShapes(t *testing.T) {
 			rules: []extract.Rule{{Name: "hits", Measurement: "hits", Tags: []extract.TagSpec{{Key: "code", From: "code"}},
 				Fields:    []extract.FieldSpec{f("resp_bytes", extract.TypeInt)},
 				Aggregate: &extract.Aggregate{Window: time.Minute, Stats: []string{"count"}}}},
-			want: []shown{{"hits: lines/s", `SELECT sum("count") * 1000 / $__interval_ms FROM "hits" WHERE $timeFilter GROUP BY time($__interval), "code" fill(0)`, "code=$tag_code", "suffix: lines/s", "1m0s"}},
+			want: []shown{{"hits: lines/s", `SELECT sum("count") * 1000 / $__interval_ms FROM "hits" WHERE $timeFilter GROUP BY time($__interval), "code" fill(0)`, "code=$tag_code", "suffix: lines/s", "1m"}},
 		},
 		{
 			name: "min, mean and a fractional percentile in one panel; a histogram of one bucket",

@@ -141,6 +141,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		out:    &syncBuffer{},
 	}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -271,11 +272,13 @@ func sortSamples(samples []Sample) {
 // Dump flushes what the server received to searchable storage (a fresh
 // write is otherwise invisible for up to a second) and lists every sample
 // of every series from /api/v1/export, sorted. Two samples of one series
-// at the same millisecond are two samples.
+// at the same millisecond are two samples. The export asks up to ten
+// years ahead: its default end, the present, left out a sample written
+// in the last second.
 func (s *Server) Dump(t testing.TB) []Sample {
 	t.Helper()
 	s.get(t, "/internal/force_flush", nil)
-	body := s.get(t, "/api/v1/export", url.Values{"match[]": {`{__name__!=""}`}})
+	body := s.get(t, "/api/v1/export", url.Values{"match[]": {`{__name__!=""}`}, "end": {strconv.FormatInt(time.Now().Add(10*365*24*time.Hour).Unix(), 10)}})
 	var samples []Sample
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(nil, 64<<20)

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logmetrics/logmetrics/internal/childproc"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
 
@@ -322,6 +323,7 @@ func Command(bin, httpAddr, rpcAddr, dir string) *exec.Cmd {
 		"INFLUXDB_LOGGING_LEVEL=warn",
 		"INFLUXDB_LOGGING_SUPPRESS_LOGO=true",
 	)
+	childproc.DieWithParent(cmd)
 	return cmd
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
+	"github.com/logmetrics/logmetrics/internal/childproc"
 	"github.com/logmetrics/logmetrics/internal/influxtest"
 )
 
@@ -141,7 +142,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		out:    &syncBuffer{},
 	}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
-	dieWithTest(cmd)
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ type Server struct {
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd.Wait has returned
-	out    *syncBuffer
+	out    *childproc.Output
 }
 
 // Series is one series of an InfluxQL result. Numbers are json.Number, so
@@ -198,7 +198,7 @@ func (s *Server) run() error {
 		cmd.Env = append(cmd.Env, "INFLUXDB_HTTP_HTTPS_ENABLED=true",
 			"INFLUXDB_HTTP_HTTPS_CERTIFICATE="+s.tls.cert, "INFLUXDB_HTTP_HTTPS_PRIVATE_KEY="+s.tls.key)
 	}
-	out := &syncBuffer{}
+	out := &childproc.Output{}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
@@ -622,22 +622,3 @@ func QuoteIdent(s string) string {
 }
 
 var identReplacer = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-// syncBuffer collects the process output; exec copies stdout and stderr
-// from their own goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -27,7 +27,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +60,7 @@ type Server struct {
 	url    string
 	cmd    *exec.Cmd
 	exited chan struct{}
-	out    *syncBuffer
+	out    *childproc.Output
 }
 
 // Start runs victoria-metrics and waits until it answers /health. The
@@ -139,7 +138,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		url:    "http://" + addr,
 		cmd:    cmd,
 		exited: make(chan struct{}),
-		out:    &syncBuffer{},
+		out:    &childproc.Output{},
 	}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	childproc.DieWithParent(cmd)
@@ -434,23 +433,4 @@ func asFloat(v lineprotocol.Value) float64 {
 		return f
 	}
 	panic(fmt.Sprintf("bug: line protocol value of kind %v", v.Kind()))
-}
-
-// syncBuffer collects the process output; exec copies stdout and stderr
-// from their own goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

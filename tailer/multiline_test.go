@@ -357,3 +357,27 @@ func TestRunMultilineRestartAfterTimeout(t *testing.T) {
 		t.Errorf("after restart (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunMultilineReloadRemovesBlock: a reload that removes the block
+// keeps the records counted before it: a counter never goes back.
+func TestRunMultilineReloadRemovesBlock(t *testing.T) {
+	fastRotation(t)
+	path := filepath.Join(t.TempDir(), "app.log")
+	write(t, path, "S1\nx1\nS2\n")
+	src := mlSource(path, time.Hour)
+	r := startRun(t, Config{Sources: []Source{src}})
+	if diff := gocmp.Diff([]record{{"S1\nx1", 6}}, records(r.recv(1))); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	r.waitRead(path)
+	plain := src
+	plain.Multiline = nil
+	r.reload(plain)
+	if diff := gocmp.Diff([]record{{"S2", 9}}, records(r.recv(1))); diff != "" {
+		t.Errorf("after the reload (-want +got):\n%s", diff)
+	}
+	st := r.tl.Stats().Sources[0]
+	if st.Lines != 3 || st.Records != 1 || !st.Multiline {
+		t.Errorf("stats %+v, want 3 lines and the 1 record counted before", st)
+	}
+}

@@ -290,6 +290,9 @@ func TestRunMultilineRotated(t *testing.T) {
 	if diff := gocmp.Diff([]record{{"S1\n a", 6}}, records(got)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+	if st := r.tl.Stats().Sources[0]; st.Lines != 2 || st.Records != 1 || !st.Multiline {
+		t.Errorf("stats %+v, want 2 lines, 1 record: the record passed on at the release counted", st)
+	}
 }
 
 // TestRunMultilineReload: a reload that keeps the block leaves the pending

@@ -384,3 +384,37 @@ func TestRunMultilineReloadRemovesBlock(t *testing.T) {
 		t.Errorf("stats %+v, want 3 lines and the 1 record counted before", st)
 	}
 }
+
+// TestRunMultilineRotatedWhileDown: the rest of a file compressed while
+// the agent was down is read to its end and let go; its last record is
+// passed on before the EOF marker and counted.
+func TestRunMultilineRotatedWhileDown(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "S1\n a\n")
+	cfg := Config{Sources: []Source{mlSource(path, time.Hour)}, StateDir: filepath.Join(dir, "state")}
+	acks := make(chan pipeline.Ack)
+	r := startRunAcks(t, cfg, acks)
+	r.waitRead(path)
+	r.stop() // "S1\n a" pending: nothing delivered
+
+	appendTo(t, path, "S2\n b\n")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, path+".1.gz", string(gzipData(t, data)))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "")
+	second := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	got := second.recvUntilEOF()
+	if diff := gocmp.Diff([]record{{"S1\n a", 6}, {"S2\n b", 12}}, records(got)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st := second.tl.Stats().Sources[0]; st.Lines != 4 || st.Records != 2 {
+		t.Errorf("stats %+v, want 4 lines, 2 records", st)
+	}
+}

@@ -418,3 +418,29 @@ func TestRunMultilineRotatedWhileDown(t *testing.T) {
 		t.Errorf("stats %+v, want 4 lines, 2 records", st)
 	}
 }
+
+// TestRunMultilineCopyTruncate: copytruncate with a record pending (its
+// rest still unread, read from the copy) passes it on whole before the
+// old content's EOF marker; the new content's lines make records of
+// their own, each line once.
+func TestRunMultilineCopyTruncate(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "S1\n a\n")
+	r := startRun(t, Config{Sources: []Source{mlSource(path, time.Hour)}})
+	r.waitRead(path)
+	appendTo(t, path, " b\n") // not read yet: only in the copy
+	copyTruncate(t, path, path+".1")
+	appendTo(t, path, " c\nS2\n")
+	got := r.recv(3)
+	if !got[1].EOF {
+		t.Fatalf("got %+v, want a record, EOF, a record", got)
+	}
+	if diff := gocmp.Diff([]record{{"S1\n a\n b", 9}, {" c", 3}}, records(got)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st := r.tl.Stats().Sources[0]; st.Lines != 5 || st.Records != 2 {
+		t.Errorf("stats %+v, want 5 lines read, 2 records passed on", st)
+	}
+}

@@ -158,3 +158,102 @@ source "app" {
 		t.Errorf("InfluxDB after %d kills (-clean pass +stored):\n%s", kills, firstLines(diff, 40))
 	}
 }
+
+// TestMultilineRestartAfterTimeouts: the writer pauses longer than the
+// timeout inside every record, so that its first line is passed on alone
+// and its continuation lines later as a record of their own, while the
+// agent is stopped and started again. Every record's first line makes one
+// point: a restart's replay must not join a delivered first line with its
+// late continuation and deliver it again. The rule has no time block, so
+// such a second delivery is a second point (read later); the agent stops
+// with SIGTERM, which commits all it delivered, so that no other cause
+// (at-least-once after SIGKILL) makes one.
+func TestMultilineRestartAfterTimeouts(t *testing.T) {
+	const records = 20
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 4))
+	t.Logf("seed %d", seed)
+
+	srv := influxtest.Start(t)
+	srv.CreateDatabase(t, "crash")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules.hcl"), `
+agent {
+  state_dir = "state"
+  listen    = ""
+}
+influxdb {
+  url            = "`+srv.URL()+`"
+  bucket         = "crash/autogen"
+  flush_interval = "10ms"
+}
+source "app" {
+  paths    = ["app.log"]
+  start_at = "beginning"
+  multiline {
+    start   = "^n="
+    timeout = "100ms"
+  }
+  rule "r" {
+    regex  = "^n=(?P<n>\\d+)"
+    fields = { n = "int" }
+  }
+}
+`)
+	logPath := filepath.Join(dir, "app.log")
+	writeFile(t, logPath, "")
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		for i := range records {
+			for _, part := range []string{fmt.Sprintf("n=%d\n", i), "\tat late\n\tat later\n"} {
+				if _, err := f.WriteString(part); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		}
+	}()
+	for k := 0; ; k++ {
+		a := startAgent(t, dir, "run", "-config", "rules.hcl")
+		time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
+		done := false
+		select {
+		case <-written:
+			done = true
+			deadline := time.Now().Add(15 * time.Second)
+			for count(t, srv) < records && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+		default:
+		}
+		if _, err := a.stop(syscall.SIGTERM); err != nil {
+			t.Fatalf("run: %v\n%s", err, a.logged())
+		}
+		if done {
+			t.Logf("%d restarts", k)
+			break
+		}
+	}
+	seen := map[string]int{}
+	for _, s := range srv.Query(t, "crash", "SELECT n FROM r") {
+		for _, v := range s.Values {
+			seen[fmt.Sprint(v[1])]++
+		}
+	}
+	for i := range records {
+		if n := seen[fmt.Sprint(i)]; n != 1 {
+			t.Errorf("record %d: %d points, want 1", i, n)
+		}
+	}
+	if len(seen) != records {
+		t.Errorf("values of n %v, want 0 to %d once each", seen, records-1)
+	}
+}

@@ -63,7 +63,7 @@ source "split_example" {
     max_lines = 2
   }
   rule "e" {
-    regex  = "(?s)^\\[(?P<n>\\d+)\\]"
+    regex  = "(?P<n>\\d+)"
     fields = { n = "int" }
     example {
       line   = "[1] a\n[2] b"

@@ -209,8 +209,7 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 			interval = readInterval
 			continue
 		case fileReleased:
-			f.tl.letGo(f)
-			f.release(ctx, lines)
+			f.letGo(ctx, lines)
 			return
 		}
 		next := interval
@@ -549,6 +548,15 @@ func (f *follower) runFinite(ctx context.Context, lines chan<- pipeline.Line) {
 		}
 		return
 	}
+	f.letGo(ctx, lines)
+}
+
+// letGo lets the file go for good, read to its end: its pending record is
+// passed on first, so that it is counted in the stats that Tailer.letGo
+// moves to the source's, then the file is released.
+func (f *follower) letGo(ctx context.Context, lines chan<- pipeline.Line) {
+	// This fails only when ctx is done, as release's sends do.
+	_ = f.flushJoined(ctx, lines, cutNone)
 	f.tl.letGo(f)
 	f.release(ctx, lines)
 }

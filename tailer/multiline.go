@@ -83,7 +83,9 @@ const (
 // for followers and Scan alike. It holds the record being gathered (the
 // pending record) and passes each on, to the emit function it is given,
 // once the line after it shows that it is complete (or at a limit, a
-// timeout, or the end of the input).
+// timeout, or the end of the input). A record never joins a replayed line
+// (Line.Replay) with one that is not: a restart replays up to the
+// committed position, the end of a record delivered, however it ended.
 //
 // A record is one Line: its Text is its lines joined by "\n" (each
 // without its line ending, "\r\n" included), and it takes its Origin,
@@ -154,6 +156,11 @@ func (j *Joiner) add(l pipeline.Line, emit func(pipeline.Line) error) error {
 		why := cutNone
 		switch {
 		case j.starts(l.Text):
+		case j.rec.Replay && !l.Replay:
+			// The pending record ends at the committed position: it
+			// was delivered before a restart, passed on there (at a
+			// timeout, say), and l was not. Joined, l's record would
+			// deliver its replayed lines again.
 		case j.n >= j.maxLines:
 			why = cutMaxLines
 		case j.size()+1+len(l.Text) > j.limit:

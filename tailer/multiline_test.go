@@ -148,7 +148,9 @@ func TestScanMultilineEmitError(t *testing.T) {
 }
 
 // TestJoinerFlags: a record takes its Origin, times and Replay from its
-// last line and Adopted from its first.
+// last line and Adopted from its first; a replayed record is never
+// continued by a line that is not replayed (the restart's committed
+// position is between them).
 func TestJoinerFlags(t *testing.T) {
 	j := NewJoiner(&Multiline{Start: regexp.MustCompile(`^S`)}, 0, false)
 	t0 := time.Unix(100, 0)
@@ -156,14 +158,19 @@ func TestJoinerFlags(t *testing.T) {
 	emit := func(l pipeline.Line) error { got = append(got, l); return nil }
 	for _, l := range []pipeline.Line{
 		{Text: "S1", Origin: pipeline.Origin{Offset: 3}, Adopted: true, Replay: true, ReadAt: t0},
-		{Text: " c", Origin: pipeline.Origin{Offset: 6}, ReadAt: t0.Add(time.Second), ModTime: t0},
-		{Text: "S2", Origin: pipeline.Origin{Offset: 9}},
+		{Text: " c", Origin: pipeline.Origin{Offset: 6}, Replay: true, ReadAt: t0.Add(time.Second), ModTime: t0},
+		{Text: " d", Origin: pipeline.Origin{Offset: 9}, ReadAt: t0.Add(2 * time.Second)},
+		{Text: " e", Origin: pipeline.Origin{Offset: 12}, ReadAt: t0.Add(3 * time.Second)},
+		{Text: "S2", Origin: pipeline.Origin{Offset: 15}},
 	} {
 		if err := j.Add(l, emit); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := []pipeline.Line{{Text: "S1\n c", Origin: pipeline.Origin{Offset: 6}, Adopted: true, ReadAt: t0.Add(time.Second), ModTime: t0}}
+	want := []pipeline.Line{
+		{Text: "S1\n c", Origin: pipeline.Origin{Offset: 6}, Adopted: true, Replay: true, ReadAt: t0.Add(time.Second), ModTime: t0},
+		{Text: " d\n e", Origin: pipeline.Origin{Offset: 12}, ReadAt: t0.Add(3 * time.Second)},
+	}
 	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -283,6 +290,9 @@ func TestRunMultilineRotated(t *testing.T) {
 	if diff := gocmp.Diff([]record{{"S1\n a", 6}}, records(got)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+	if st := r.tl.Stats().Sources[0]; st.Lines != 2 || st.Records != 1 || !st.Multiline {
+		t.Errorf("stats %+v, want 2 lines, 1 record: the record passed on at the release counted", st)
+	}
 }
 
 // TestRunMultilineReload: a reload that keeps the block leaves the pending
@@ -312,5 +322,125 @@ func TestRunMultilineReload(t *testing.T) {
 	st := r.tl.Stats().Sources[0]
 	if st.Lines != 2 || st.Records != 2 || st.Timeouts != 1 {
 		t.Errorf("stats %+v, want 2 lines, 2 records, 1 timeout", st)
+	}
+}
+
+// TestRunMultilineRestartAfterTimeout: a record passed on at its timeout
+// and delivered is not delivered again when a restart replays the file
+// and finds continuation lines written after it: the replay ends at the
+// committed position, where the record ended, and what follows is a
+// record of its own, as it would have been without the restart.
+func TestRunMultilineRestartAfterTimeout(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "S1\n a\n")
+	cfg := Config{Sources: []Source{mlSource(path, 50*time.Millisecond)}, StateDir: filepath.Join(dir, "state")}
+
+	acks := make(chan pipeline.Ack)
+	r := startRunAcks(t, cfg, acks)
+	first := r.recv(1)
+	if diff := gocmp.Diff([]record{{"S1\n a", 6}}, records(first)); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	acks <- pipeline.Ack{Origin: first[0].Origin}
+	r.stop()
+	if doc := readPositions(t, cfg.StateDir); doc.Files[0].Offset != 6 {
+		t.Fatalf("committed %d, want 6", doc.Files[0].Offset)
+	}
+
+	appendTo(t, path, " b\nS2\n")
+	second := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	got := second.recv(3)
+	want := [][2]any{{int64(6), true}, {int64(9), false}, {int64(12), false}}
+	if diff := gocmp.Diff(want, offsets(got)); diff != "" {
+		t.Errorf("after restart, offsets and replay (-want +got):\n%s", diff)
+	}
+	if diff := gocmp.Diff([]record{{"S1\n a", 6}, {" b", 9}, {"S2", 12}}, records(got)); diff != "" {
+		t.Errorf("after restart (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunMultilineReloadRemovesBlock: a reload that removes the block
+// keeps the records counted before it: a counter never goes back.
+func TestRunMultilineReloadRemovesBlock(t *testing.T) {
+	fastRotation(t)
+	path := filepath.Join(t.TempDir(), "app.log")
+	write(t, path, "S1\nx1\nS2\n")
+	src := mlSource(path, time.Hour)
+	r := startRun(t, Config{Sources: []Source{src}})
+	if diff := gocmp.Diff([]record{{"S1\nx1", 6}}, records(r.recv(1))); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	r.waitRead(path)
+	plain := src
+	plain.Multiline = nil
+	r.reload(plain)
+	if diff := gocmp.Diff([]record{{"S2", 9}}, records(r.recv(1))); diff != "" {
+		t.Errorf("after the reload (-want +got):\n%s", diff)
+	}
+	st := r.tl.Stats().Sources[0]
+	if st.Lines != 3 || st.Records != 1 || !st.Multiline {
+		t.Errorf("stats %+v, want 3 lines and the 1 record counted before", st)
+	}
+}
+
+// TestRunMultilineRotatedWhileDown: the rest of a file compressed while
+// the agent was down is read to its end and let go; its last record is
+// passed on before the EOF marker and counted.
+func TestRunMultilineRotatedWhileDown(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "S1\n a\n")
+	cfg := Config{Sources: []Source{mlSource(path, time.Hour)}, StateDir: filepath.Join(dir, "state")}
+	acks := make(chan pipeline.Ack)
+	r := startRunAcks(t, cfg, acks)
+	r.waitRead(path)
+	r.stop() // "S1\n a" pending: nothing delivered
+
+	appendTo(t, path, "S2\n b\n")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, path+".1.gz", string(gzipData(t, data)))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "")
+	second := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	got := second.recvUntilEOF()
+	if diff := gocmp.Diff([]record{{"S1\n a", 6}, {"S2\n b", 12}}, records(got)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st := second.tl.Stats().Sources[0]; st.Lines != 4 || st.Records != 2 {
+		t.Errorf("stats %+v, want 4 lines, 2 records", st)
+	}
+}
+
+// TestRunMultilineCopyTruncate: copytruncate with a record pending (its
+// rest still unread, read from the copy) passes it on whole before the
+// old content's EOF marker; the new content's lines make records of
+// their own, each line once.
+func TestRunMultilineCopyTruncate(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "S1\n a\n")
+	r := startRun(t, Config{Sources: []Source{mlSource(path, time.Hour)}})
+	r.waitRead(path)
+	appendTo(t, path, " b\n") // not read yet: only in the copy
+	copyTruncate(t, path, path+".1")
+	appendTo(t, path, " c\nS2\n")
+	got := r.recv(3)
+	if !got[1].EOF {
+		t.Fatalf("got %+v, want a record, EOF, a record", got)
+	}
+	if diff := gocmp.Diff([]record{{"S1\n a\n b", 9}, {" c", 3}}, records(got)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st := r.tl.Stats().Sources[0]; st.Lines != 5 || st.Records != 2 {
+		t.Errorf("stats %+v, want 5 lines read, 2 records passed on", st)
 	}
 }

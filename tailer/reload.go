@@ -295,7 +295,13 @@ func (t *Tailer) takeOver(f *follower, in inode) {
 	if p.source != f.source {
 		return
 	}
-	t.gone[f.source].sub(p.stats())
+	taken := p.stats()
+	if f.join == nil {
+		// Read on without a block: p's records stay the source's, as
+		// f counts none to take them over.
+		taken.Records, taken.CutMaxLines, taken.CutMaxBytes, taken.Timeouts = 0, 0, 0, 0
+	}
+	t.gone[f.source].sub(taken)
 	f.lines.Store(p.lines.Load())
 	f.tooLong.Store(p.tooLong.Load())
 	f.lost.Store(p.lost.Load())

@@ -76,6 +76,12 @@ func TestRunMultilineSamplesToInfluxDB(t *testing.T) {
 		got = srv.Dump(t, "logs")
 	}
 	st := p.tl.Stats()
+	// Extraction counts records where the tailer counts lines: each
+	// record once by what the rules did with it.
+	offered := map[string]int64{}
+	for _, s := range p.ex.Stats().Sources {
+		offered[s.Source] = int64(s.Taken + s.Filtered + s.NotTaken + s.Replayed)
+	}
 	sigs <- os.Interrupt
 	select {
 	case err := <-done:
@@ -100,6 +106,9 @@ func TestRunMultilineSamplesToInfluxDB(t *testing.T) {
 	wantRecords := map[string]int64{"kafka_controller": 803, "kafka_server": 426, "laravel": 82, "mysql_slow": 6, "wpt": 2391}
 	if diff := cmp.Diff(wantRecords, records); diff != "" {
 		t.Errorf("records per source (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(records, offered); diff != "" {
+		t.Errorf("records passed on (-) and offered to the rules (+):\n%s", diff)
 	}
 	// By hand, from the files: the first slow query; the exception of a
 	// Kafka WARN record, read from its second line; the last frame of the

@@ -304,7 +304,7 @@ func (l *loader) source(s *sourceHCL, agentTags []item) (tailer.Source, extract.
 			"Source %q has no rule blocks; add at least one rule that turns its lines into fields.", s.Name)
 	}
 	for _, rb := range s.Rules {
-		r, sound := l.rule(s.Name, rb, s.Multiline != nil)
+		r, sound := l.rule(s.Name, rb, s.Multiline != nil, out.Multiline)
 		xsrc.Rules = append(xsrc.Rules, r)
 		if sound {
 			ok.Rules = append(ok.Rules, r)

@@ -11,6 +11,8 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/internal/pipeline"
+	"github.com/logmetrics/logmetrics/tailer"
 )
 
 // Example is an example block of a rule: a line, and the points the rule
@@ -71,6 +73,11 @@ func (c *ruleChecker) checkExamples(blocks hcl.Blocks, timed bool) {
 			// A record: its lines joined by "\n", each without its line
 			// ending, as the source's multiline block joins them.
 			line = strings.ReplaceAll(line, "\r\n", "\n")
+			if n := c.records(line); n > 1 {
+				c.errorf(e.LineRange, &b.DefRange, "Example of more than one record",
+					"The multiline block of source %q would make %d records of this example's lines, so rule %q never sees them together: an example is one record (its later lines continue its first, and at most max_lines of them).", c.source, n, c.name)
+				ok = false
+			}
 		} else if strings.ContainsAny(line, "\n\r") {
 			c.errorf(e.LineRange, &b.DefRange, "Example of more than one line",
 				"An example's line is one log line, without a line ending; write one example block per line.")
@@ -99,6 +106,23 @@ func (c *ruleChecker) checkExamples(blocks hcl.Blocks, timed bool) {
 			})
 		}
 	}
+}
+
+// records returns how many records the source's multiline block makes of
+// an example's lines (joined by "\n"); 1 when the block is invalid, which
+// is reported on its own.
+func (c *ruleChecker) records(text string) int {
+	if c.ml == nil || (c.ml.Start == nil) == (c.ml.Continue == nil) {
+		return 1
+	}
+	n := 0
+	count := func(pipeline.Line) error { n++; return nil }
+	j := tailer.NewJoiner(c.ml, 0, false)
+	for _, l := range strings.Split(text, "\n") {
+		_ = j.Add(pipeline.Line{Text: l}, count) // count never fails
+	}
+	_ = j.Flush(count)
+	return n
 }
 
 // expectedPoint is a point as line protocol says it, with typed field

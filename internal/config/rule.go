@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/logmetrics/logmetrics/extract"
+	"github.com/logmetrics/logmetrics/tailer"
 )
 
 // ruleChecker checks one rule block and fills its extract.Rule. A part that
@@ -29,14 +30,17 @@ type ruleChecker struct {
 	sound  bool
 	// decodeFailed is set when gohcl refused part of the body.
 	decodeFailed bool
-	// multiline is set in a source with a multiline block.
+	// multiline is set in a source with a multiline block; ml is that
+	// block (its regexes nil where they are invalid).
 	multiline bool
+	ml        *tailer.Multiline
 }
 
-func (l *loader) rule(source string, rb *ruleBlockHCL, multiline bool) (extract.Rule, bool) {
+func (l *loader) rule(source string, rb *ruleBlockHCL, multiline bool, ml *tailer.Multiline) (extract.Rule, bool) {
 	c := &ruleChecker{
 		loader:    l,
 		multiline: multiline,
+		ml:        ml,
 		source:    source,
 		name:      rb.Name,
 		block:     &rb.DefRange,

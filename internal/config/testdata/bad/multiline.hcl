@@ -53,3 +53,29 @@ source "structured" {
     fields = { n = "int" }
   }
 }
+
+# An example whose second line starts a record, and one longer than
+# max_lines: the rule never sees either.
+source "split_example" {
+  paths = ["/var/log/e.log"]
+  multiline {
+    start     = "^\\["
+    max_lines = 2
+  }
+  rule "e" {
+    regex  = "(?P<n>\\d+)"
+    fields = { n = "int" }
+    example {
+      line   = "[1] a\n[2] b"
+      expect = "e n=1i"
+    }
+    example {
+      line   = "[1] a\n\tat x\n\tat y"
+      expect = "e n=1i"
+    }
+    example {
+      line   = "[1] a\n\tat x"
+      expect = "e n=1i"
+    }
+  }
+}

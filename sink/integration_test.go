@@ -137,6 +137,15 @@ func TestSinkToInfluxDB(t *testing.T) {
 	if st.PointsWritten != uint64(len(points)-1) || st.Dropped != (Dropped{Invalid: 1}) || st.WriteErrors != (WriteErrors{}) {
 		t.Errorf("stats: %+v", st)
 	}
+	var altered uint64
+	for _, p := range points {
+		if _, ok := sanitized(p); ok && replaces(p) {
+			altered++
+		}
+	}
+	if altered == 0 || st.PointsAltered != altered {
+		t.Errorf("PointsAltered = %d, want %d (the cases with bytes replaced by U+FFFD)", st.PointsAltered, altered)
+	}
 }
 
 // TestSinkRefusedByInfluxDB: a batch with a line InfluxDB 1.8 cannot parse

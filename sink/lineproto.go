@@ -110,13 +110,21 @@ var (
 // left out, and a point left with no fields appends nothing at all:
 // callers can tell by len(dst) not growing.
 func AppendPoint(dst []byte, p *pipeline.Point) []byte {
+	dst, _ = appendPoint(dst, p)
+	return dst
+}
+
+// appendPoint is AppendPoint, and says whether it replaced a byte of the
+// point with U+FFFD: the sink counts such points (Stats.PointsAltered) so
+// that no change to the data goes unseen.
+func appendPoint(dst []byte, p *pipeline.Point) (_ []byte, altered bool) {
 	start := len(dst)
-	dst = appendName(dst, p.Measurement, &measurementRules)
+	dst = appendName(dst, p.Measurement, &measurementRules, &altered)
 	for i := range p.Tags {
 		dst = append(dst, ',')
-		dst = appendName(dst, p.Tags[i].Key, &tagRules)
+		dst = appendName(dst, p.Tags[i].Key, &tagRules, &altered)
 		dst = append(dst, '=')
-		dst = appendName(dst, p.Tags[i].Value, &tagRules)
+		dst = appendName(dst, p.Tags[i].Value, &tagRules, &altered)
 	}
 	sep := byte(' ')
 	for i := range p.Fields {
@@ -128,19 +136,21 @@ func AppendPoint(dst []byte, p *pipeline.Point) []byte {
 		}
 		dst = append(dst, sep)
 		sep = ','
-		dst = appendName(dst, f.Key, &fieldKeyRules)
+		dst = appendName(dst, f.Key, &fieldKeyRules, &altered)
 		dst = append(dst, '=')
-		dst = appendValue(dst, f.Value)
+		dst = appendValue(dst, f.Value, &altered)
 	}
 	if sep == ' ' {
-		return dst[:start] // no field was written
+		return dst[:start], false // no field was written
 	}
 	dst = append(dst, ' ')
 	dst = strconv.AppendInt(dst, p.Time, 10)
-	return append(dst, '\n')
+	return append(dst, '\n'), altered
 }
 
-func appendName(dst []byte, s string, rules *nameRules) []byte {
+// appendName appends s escaped by rules, and sets *altered when it
+// replaced a byte.
+func appendName(dst []byte, s string, rules *nameRules, altered *bool) []byte {
 	i := 0
 	if !(rules.hashFirst && s != "" && s[0] == '#') {
 		for i < len(s) && rules.plain[s[i]] {
@@ -152,20 +162,20 @@ func appendName(dst []byte, s string, rules *nameRules) []byte {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			var size int
-			dst, size = appendNonASCII(dst, s[i:])
+			dst, size = appendNonASCII(dst, s[i:], altered)
 			i += size
 			continue
 		}
 		switch {
 		case c < 0x20 || c == 0x7f:
-			dst = append(dst, replacement...)
+			dst, *altered = append(dst, replacement...), true
 		case c == '#' && i == 0 && rules.hashFirst:
-			dst = append(dst, replacement...)
+			dst, *altered = append(dst, replacement...), true
 		case c == '\\' && (i+1 == len(s) || rules.breaksBackslash[s[i+1]]):
 			// The next byte is looked at before replacement, which is
 			// safe: every byte in breaksBackslash is printable ASCII
 			// and is never replaced itself.
-			dst = append(dst, replacement...)
+			dst, *altered = append(dst, replacement...), true
 		case rules.escaped[c]:
 			dst = append(dst, '\\', c)
 		default:
@@ -176,7 +186,7 @@ func appendName(dst []byte, s string, rules *nameRules) []byte {
 	return dst
 }
 
-func appendValue(dst []byte, v pipeline.Value) []byte {
+func appendValue(dst []byte, v pipeline.Value, altered *bool) []byte {
 	switch v.Kind {
 	case pipeline.Float:
 		return strconv.AppendFloat(dst, v.Float(), 'g', -1, 64)
@@ -187,19 +197,20 @@ func appendValue(dst []byte, v pipeline.Value) []byte {
 	case pipeline.Bool:
 		return strconv.AppendBool(dst, v.Bool())
 	case pipeline.String:
-		return appendString(dst, v.Str())
+		return appendString(dst, v.Str(), altered)
 	}
 	panic("bug: unknown pipeline.Kind " + strconv.Itoa(int(v.Kind)))
 }
 
-// appendString writes a quoted string field value.
-func appendString(dst []byte, s string) []byte {
+// appendString writes a quoted string field value, and sets *altered when
+// it replaced a byte.
+func appendString(dst []byte, s string, altered *bool) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			var size int
-			dst, size = appendNonASCII(dst, s[i:])
+			dst, size = appendNonASCII(dst, s[i:], altered)
 			i += size
 			continue
 		}
@@ -214,10 +225,11 @@ func appendString(dst []byte, s string) []byte {
 
 // appendNonASCII appends the rune that starts s, which does not start with
 // an ASCII byte, or U+FFFD if s starts with an invalid byte, and returns
-// how many bytes of s it consumed.
-func appendNonASCII(dst []byte, s string) ([]byte, int) {
+// how many bytes of s it consumed; it sets *altered when it replaced one.
+func appendNonASCII(dst []byte, s string, altered *bool) ([]byte, int) {
 	r, size := utf8.DecodeRuneInString(s)
 	if r == utf8.RuneError && size == 1 {
+		*altered = true
 		return append(dst, replacement...), 1
 	}
 	return append(dst, s[:size]...), size

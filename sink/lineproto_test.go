@@ -269,10 +269,14 @@ func checkRoundTrip(t *testing.T, p pipeline.Point) {
 		buf = AppendPoint(buf, q)
 	}
 	want := []pipeline.Point{before}
-	if s, ok := sanitized(p); ok {
+	s, ok := sanitized(p)
+	if ok {
 		want = append(want, s)
 	}
 	want = append(want, after)
+	if _, altered := appendPoint(nil, &p); altered != (ok && replaces(p)) {
+		t.Errorf("appendPoint says altered = %v, want %v (sanitized: %+v)", altered, !altered, s)
+	}
 	got, err := decode(buf)
 	if err != nil {
 		t.Fatalf("decode %q: %v", buf, err)
@@ -307,6 +311,25 @@ func sanitized(p pipeline.Point) (pipeline.Point, bool) {
 		out.Fields = append(out.Fields, pipeline.Field{Key: clean(f.Key, `, ="`, false), Value: v})
 	}
 	return out, len(out.Fields) > 0
+}
+
+// replaces reports whether sanitized changes a byte of p's names, tag
+// values or string fields.
+func replaces(p pipeline.Point) bool {
+	changed := clean(p.Measurement, `, ="`, true) != p.Measurement
+	for _, tag := range p.Tags {
+		changed = changed || clean(tag.Key, " ", false) != tag.Key || clean(tag.Value, " ", false) != tag.Value
+	}
+	for _, f := range p.Fields {
+		if v := f.Value; v.Kind == pipeline.Float && (math.IsNaN(v.Float()) || math.IsInf(v.Float(), 0)) {
+			continue // left out, not altered
+		}
+		changed = changed || clean(f.Key, `, ="`, false) != f.Key
+		if f.Value.Kind == pipeline.String {
+			changed = changed || string([]rune(f.Value.Str())) != f.Value.Str()
+		}
+	}
+	return changed
 }
 
 func clean(s, breaksBackslash string, measurement bool) string {

@@ -234,7 +234,12 @@ type Destination interface {
 type Stats struct {
 	// PointsWritten counts the points of successful writes and the
 	// points a partial write stored (see Dropped.Refused).
-	PointsWritten  uint64
+	PointsWritten uint64
+	// PointsAltered counts the points encoded with a byte line protocol
+	// cannot carry replaced by U+FFFD (a control character such as a
+	// multiline record's newline in a tag value, invalid UTF-8; see
+	// AppendPoint). They are written, altered; each is logged (sampled).
+	PointsAltered  uint64
 	BatchesWritten uint64 // successful writes; a split batch counts each part
 	Retries        uint64
 	WriteErrors    WriteErrors
@@ -287,7 +292,7 @@ type Dropped struct {
 }
 
 type counters struct {
-	pointsWritten, batchesWritten, retries                                  atomic.Uint64
+	pointsWritten, batchesWritten, retries, pointsAltered                   atomic.Uint64
 	errNetwork, errThrottled, errServer, errRefused, errTooLarge, errConfig atomic.Uint64
 	droppedRefused, droppedTooLarge, droppedInvalid, deadLetterFailed       atomic.Uint64
 	deadRefused, deadTooLarge                                               atomic.Uint64
@@ -403,6 +408,7 @@ func (s *Sink) Stats() Stats {
 		PointsWritten:  c.pointsWritten.Load(),
 		BatchesWritten: c.batchesWritten.Load(),
 		Retries:        c.retries.Load(),
+		PointsAltered:  c.pointsAltered.Load(),
 		WriteErrors: WriteErrors{
 			Network:   c.errNetwork.Load(),
 			Throttled: c.errThrottled.Load(),
@@ -547,7 +553,14 @@ func (s *Sink) add(rec pipeline.Record) {
 	b.held += len(rec.Points)
 	for i := range rec.Points {
 		n := len(b.buf)
-		b.buf = AppendPoint(b.buf, &rec.Points[i])
+		var altered bool
+		b.buf, altered = appendPoint(b.buf, &rec.Points[i])
+		if altered {
+			if k := s.stats.pointsAltered.Add(1); pipeline.Sampled(k) {
+				s.log.Warn("bytes line protocol cannot carry written as U+FFFD (control characters, invalid UTF-8)",
+					"measurement", rec.Points[i].Measurement, "file", rec.Path, "offset", rec.Offset, "count", k)
+			}
+		}
 		if len(b.buf) == n {
 			s.stats.droppedInvalid.Add(1)
 			s.log.Error("bug: point without a writable field dropped",

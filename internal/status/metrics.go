@@ -84,6 +84,7 @@ var (
 	ruleAggregated  = newDesc("logmetrics_rule_aggregated_lines_total", "Lines an aggregate rule folded into its windows.", counter, "source", "rule")
 	pointsProduced  = newDesc("logmetrics_points_produced_total", "Points the rules produced: written, dead-lettered, dropped or pending.", counter)
 	pointsWritten   = newDesc("logmetrics_points_written_total", "Points InfluxDB stored.", counter)
+	pointsAltered   = newDesc("logmetrics_points_altered_total", "Points encoded with bytes line protocol cannot carry (control characters, invalid UTF-8) replaced by U+FFFD.", counter)
 	pointsDead      = newDesc("logmetrics_points_dead_lettered_total", "Points set aside in the dead-letter file, by reason.", counter, "reason")
 	pointsDropped   = newDesc("logmetrics_points_dropped_total", "Points neither written nor set aside, by reason.", counter, "reason")
 	pointsPending   = newDesc("logmetrics_points_pending", "Points extracted and not yet delivered.", gauge)
@@ -98,7 +99,7 @@ type collector struct{ stages Stages }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []desc{fileLines, fileTooLong, fileTruncated, fileCommitted, fileSize, fileLagBytes, fileLagSecs, fileUp,
 		sourceRead, sourceTooLong, sourceRecords, sourceCut, sourceResult, sourceReplayed, ruleLines, rulePoints, ruleErrors, ruleLate, ruleFolded, ruleAggregated,
-		pointsProduced, pointsWritten, pointsDead, pointsDropped, pointsPending, writeRetries, writeErrors, writeFailingFor} {
+		pointsProduced, pointsWritten, pointsAltered, pointsDead, pointsDropped, pointsPending, writeRetries, writeErrors, writeFailingFor} {
 		ch <- d.Desc
 	}
 }
@@ -157,6 +158,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ss := c.stages.Sink()
 	emit(pointsProduced, float64(produced))
 	emit(pointsWritten, float64(ss.PointsWritten))
+	emit(pointsAltered, float64(ss.PointsAltered))
 	emit(pointsDead, float64(ss.DeadLettered.Refused), "refused")
 	emit(pointsDead, float64(ss.DeadLettered.TooLarge), "too_large")
 	emit(pointsDropped, float64(ss.Dropped.Refused), "refused")

@@ -54,7 +54,7 @@ func newFake() *fake {
 			Rules: []extract.RuleStats{{Source: "app", Rule: "r", Taken: 15, NotTaken: 6, Filtered: 2, Points: 14,
 				TimeErrors: 1, ConversionErrors: 2}},
 		},
-		sink: sink.Stats{PointsWritten: 9, Retries: 4, DeadLettered: sink.DeadLettered{Refused: 1},
+		sink: sink.Stats{PointsWritten: 9, PointsAltered: 2, Retries: 4, DeadLettered: sink.DeadLettered{Refused: 1},
 			Dropped: sink.Dropped{Invalid: 1}, WriteErrors: sink.WriteErrors{Network: 3, Config: 1}},
 		pending: 3,
 	}
@@ -174,6 +174,7 @@ func TestMetrics(t *testing.T) {
 		"logmetrics_rule_aggregated_lines_total{" + rule + "}":              0,
 		"logmetrics_points_produced_total{}":                                14,
 		"logmetrics_points_written_total{}":                                 9,
+		"logmetrics_points_altered_total{}":                                 2,
 		`logmetrics_points_dead_lettered_total{reason="refused"}`:           1,
 		`logmetrics_points_dead_lettered_total{reason="too_large"}`:         0,
 		`logmetrics_points_dropped_total{reason="refused"}`:                 0,

@@ -17,6 +17,7 @@ readonly logs=(
   testdata/logs/app/app.jsonl
   testdata/logs/app/app.logfmt
   testdata/logs/syslog/auth.log
+  testdata/logs/samples/elastic-examples/kafka1/server.log.2016-12-19-20
 )
 readonly db=logs
 readonly start_timeout=30 # seconds for influxd to answer /ping
@@ -29,6 +30,8 @@ declare -A breakdown=(
   [nginx_requests]='SELECT count(request_time) AS requests FROM nginx_requests GROUP BY status'
   [app_requests]='SELECT count(*) FROM app_requests GROUP BY status'
   [ssh_logins]='SELECT count(port) AS attempts FROM ssh_logins GROUP BY host, result'
+  [kafka_events]='SELECT count(message) AS events FROM kafka_events GROUP BY level'
+  [kafka_exceptions]='SELECT count(reason) AS exceptions FROM kafka_exceptions GROUP BY exception'
 )
 
 die() {

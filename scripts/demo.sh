@@ -7,7 +7,7 @@
 # on free loopback ports with its data, and the agent's state, in a temporary
 # folder that is removed on every exit path. Exits non-zero unless InfluxDB
 # ends up holding exactly the points `logmetrics test` computes from the same
-# files.
+# files (the agent's own self-metrics, which are no line's, counted apart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +17,15 @@ readonly logs=(
   testdata/logs/app/app.jsonl
   testdata/logs/app/app.logfmt
   testdata/logs/syslog/auth.log
+  testdata/logs/samples/elastic-examples/kafka1/server.log.2016-12-19-20
 )
 readonly db=logs
+readonly self=logmetrics_agent # the measurement of the agent's self-metrics
+readonly self_every=1s         # agent.self_metrics in this demo (off by default)
+# The file whose second half is written while the agent runs, and its
+# source: the agent row's rates need lines read between two self-metrics
+# points (all the others are read within the first second).
+readonly growing=testdata/logs/app/app.logfmt growing_source=app_logfmt
 readonly start_timeout=30 # seconds for influxd to answer /ping
 readonly ship_timeout=60  # seconds for every point to arrive
 readonly stop_timeout=30  # seconds for the agent to exit after SIGTERM (its grace is 15s)
@@ -29,6 +36,9 @@ declare -A breakdown=(
   [nginx_requests]='SELECT count(request_time) AS requests FROM nginx_requests GROUP BY status'
   [app_requests]='SELECT count(*) FROM app_requests GROUP BY status'
   [ssh_logins]='SELECT count(port) AS attempts FROM ssh_logins GROUP BY host, result'
+  [kafka_events]='SELECT count(message) AS events FROM kafka_events GROUP BY level'
+  [kafka_exceptions]='SELECT count(reason) AS exceptions FROM kafka_exceptions GROUP BY exception'
+  [$self]="SELECT last(source_lines_read_total) AS lines_read, last(source_multiline_records_total) AS records FROM $self WHERE source <> '' GROUP BY source"
 )
 
 die() {
@@ -154,18 +164,32 @@ influx() { bin/influx -host 127.0.0.1 -port "$port" "$@"; }
 csv() { influx -database "$db" -format csv -execute "$1"; }
 
 # count_stored: sets stored[measurement] to the points InfluxDB holds, and
-# stored_total. SELECT * gives one row per point, whatever fields it has
-# (counting a field would miss the points without it).
+# stored_total, but for the self-metrics' points: self_points. SELECT *
+# gives one row per point, whatever fields it has (counting a field would
+# miss the points without it).
 count_stored() {
   local out line m
   out=$(csv 'SELECT * FROM /.*/') || return 1
-  stored=() stored_total=0
+  stored=() stored_total=0 self_points=0
   while IFS= read -r line; do
     [[ -z $line || $line == name,* ]] && continue
     m=${line%%,*}
+    if [[ $m == "$self" ]]; then
+      self_points=$((self_points + 1))
+      continue
+    fi
     stored[$m]=$((${stored[$m]:-0} + 1))
     stored_total=$((stored_total + 1))
   done <<<"$out"
+}
+
+# lines_read SOURCE: the lines of SOURCE the agent's last self-metrics
+# point counts (0 before the first).
+lines_read() {
+  local v
+  v=$(csv "SELECT last(source_lines_read_total) FROM $self WHERE source = '$1'" | sed -n 2p)
+  v=${v##*,}
+  echo "${v:-0}"
 }
 
 # table: aligns tab-separated rows read from stdin; the first is the header,
@@ -273,15 +297,33 @@ done <"$tmp/points.lp"
 printf 'logmetrics test: %d points from %d files\n' "$expected_total" "${#logs[@]}"
 ((expected_total > 0)) || fail "logmetrics test made no points" "$tmp/test.log"
 
-# 3. The agent ships them; stop it once InfluxDB holds them all.
+# 3. The agent ships them, with its self-metrics on, from a copy of the
+# files next to a copy of the rules (their paths are relative to it):
+# $growing holds its first half at the start, and gets the second once a
+# self-metrics point has counted the first. Stop it once InfluxDB holds them
+# all.
+run=$tmp/run
+for f in "${logs[@]}"; do
+  mkdir -p "$run/${f%/*}"
+  cp "$f" "$run/$f"
+done
+cp "$config" "$run/rules.hcl"
+half=$(($(wc -l <"$growing") / 2))
+head -n "$half" "$growing" >"$run/$growing"
+appended=''
+export LOGMETRICS_SELF_METRICS=$self_every
 t=$(now_ms)
-bin/logmetrics run -config "$config" >"$tmp/agent.log" 2>&1 &
+bin/logmetrics run -config "$run/rules.hcl" >"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 declare -A stored=()
-stored_total=0
+stored_total=0 self_points=0
 deadline=$((SECONDS + ship_timeout))
 while :; do
   count_stored 2>/dev/null || stored_total=0 # the agent's log tells why, on failure
+  if [[ -z $appended && $(lines_read "$growing_source" 2>/dev/null) == "$half" ]]; then
+    tail -n +$((half + 1)) "$growing" >>"$run/$growing"
+    appended=1
+  fi
   ((stored_total < expected_total)) || break
   kill -0 "$agent_pid" 2>/dev/null ||
     fail "logmetrics run exited with $stored_total of $expected_total points in InfluxDB" "$tmp/agent.log"
@@ -301,7 +343,7 @@ rc=0
 wait "$agent_pid" || rc=$?
 agent_pid=''
 ((rc == 0)) || fail "logmetrics run exited with status $rc after SIGTERM" "$tmp/agent.log"
-printf 'logmetrics run: %d points in %s, then exit 0 on SIGTERM\n' "$stored_total" "$shipped"
+printf 'logmetrics run: %d points in %s (%s written in two halves), then exit 0 on SIGTERM\n' "$stored_total" "$shipped" "$growing"
 
 # 4. What InfluxDB holds.
 heading 'measurements'
@@ -321,11 +363,13 @@ for m in "${measurements[@]}"; do
     query "${breakdown[$m]}"
     grouped "${breakdown[$m]}"
   fi
+  [[ $m == "$self" ]] && continue # a column per counter: too wide to show
   query "SELECT * FROM \"$m\" LIMIT 5"
   show "SELECT * FROM \"$m\" LIMIT 5"
 done
 
-# 5. The check: after the agent stopped, exactly the dry run's points.
+# 5. The check: after the agent stopped, exactly the dry run's points, and
+# apart from them the self-metrics.
 count_stored || die "could not count the points in InfluxDB"
 heading 'points per measurement'
 {
@@ -336,6 +380,9 @@ heading 'points per measurement'
 } | table
 echo
 printf 'expected %d points, InfluxDB holds %d\n' "$expected_total" "$stored_total"
+printf 'and %d points of the agent'"'"'s self-metrics (%s, every %s; no line'"'"'s, so not in logmetrics test'"'"'s output)\n' \
+  "$self_points" "$self" "$self_every"
+((self_points > 0)) || die "no self-metrics points in $self"
 ((stored_total == expected_total)) || exit 1
 for m in "${!expected[@]}" "${!stored[@]}"; do
   [[ ${expected[$m]:-0} == "${stored[$m]:-0}" ]] || die "measurement $m: expected ${expected[$m]:-0} points, InfluxDB holds ${stored[$m]:-0}"
@@ -343,7 +390,8 @@ done
 
 # 6. The Grafana dashboard of the rules, its panels, and what each panel's
 # query returns over the time of its measurement's points (Grafana's macros
-# replaced as Grafana would: $timeFilter by that range, $__interval by 10s).
+# replaced as Grafana would: $timeFilter by that range, $__interval by 10s,
+# an aggregate rule's window, or for the agent row by self_every).
 heading 'Grafana dashboard'
 bin/logmetrics dashboard -config "$config" -datasource logmetrics >"$tmp/dashboard.json" ||
   die "logmetrics dashboard -config $config failed"
@@ -370,14 +418,12 @@ while IFS=$'\t' read -r panel_row title q; do
   fi
   m=${q#* FROM \"}
   m=${m%%\"*}
-  if [[ $m == logmetrics_agent ]]; then
-    printf '   %-44s (agent.self_metrics is off in %s: no data in this demo)\n' "$title" "$config"
-    continue
-  fi
+  interval=10s
+  [[ $m == "$self" ]] && interval=$self_every
   from=$(($(edge "$m" ASC) - 60000)) to=$(($(edge "$m" DESC) + 60000))
   q=${q//\$timeFilter/time >= ${from}ms and time <= ${to}ms}
-  q=${q//\$__interval_ms/10000}
-  q=${q//\$__interval/10s}
+  q=${q//\$__interval_ms/$((${interval%s} * 1000))}
+  q=${q//\$__interval/$interval}
   out=$(csv "$q") || die "panel $title: query failed: $q"
   rows=$(grep -cv '^name,' <<<"$out" || true)
   # The row with the highest value, as: tags time values.

@@ -81,9 +81,10 @@ func TestBackfillExampleToVictoriaMetrics(t *testing.T) {
 	got := victoriatest.Strings(samples)
 
 	// A few samples worked out by hand from the first lines of
-	// testdata/logs/nginx/access.log and testdata/logs/syslog/auth.log. The
-	// two requests 1 ns apart in InfluxDB are two samples of one series at
-	// one millisecond here; a string field is a series of zeros.
+	// testdata/logs/nginx/access.log and testdata/logs/syslog/auth.log, and
+	// the first record of the kafka sample (a WARN and its stack trace).
+	// The two requests 1 ns apart in InfluxDB are two samples of one
+	// series at one millisecond here; a string field is a series of zeros.
 	host, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +97,7 @@ func TestBackfillExampleToVictoriaMetrics(t *testing.T) {
 		`nginx_requests_request_time` + nginx + ` 19.799 1760104537000`,
 		`ssh_logins_port{host="db01",method="password",result="Failed"} 52974 1767225480000`,
 		`ssh_logins_user{host="db01",method="password",result="Failed"} 0 1767225480000`,
+		`kafka_exceptions_reason{exception="java.io.IOException",host=` + q(host) + `,level="WARN",service="kafka"} 0 1482180680700`,
 	} {
 		if !slices.Contains(got, s) {
 			t.Errorf("VictoriaMetrics lacks %s", s)

@@ -102,6 +102,9 @@ var seedPatterns = []string{
 	`(?s)^\[task (?P<time>[^\]]+)\] \S+ +(?P<level>[A-Z]+) - Traceback \(most recent call last\):\n.*  File "(?P<file>[^"]+)", line (?P<line>\d+)`,
 	`^\[task (?P<time>[^\]]+)\] \S+ +(?P<level>[A-Z]+) - (?P<message>[^\n]*)`,
 	`(?s)^# Time: (?P<time>\S+)\n# User@Host: (?P<user>\w+)\[.*?# Schema: (?P<schema>\w+).*?# Query_time: (?P<query_time>[\d.]+)\s+Lock_time: (?P<lock_time>[\d.]+)\s+Rows_sent: (?P<rows_sent>\d+)\s+Rows_examined: (?P<rows_examined>\d+)`,
+	// rules.hcl.example's kafka source
+	`^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) (?P<message>[^\n]*) \((?P<logger>[\w.$]+)\)(?:\n|$)`,
+	`(?s)^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) .*?(?P<exception>(?:[a-z]\w*\.)+[A-Z][\w$]*(?:Exception|Error)): (?P<reason>[^\n]*?)(?: \([\w.$]+\))?(?:\n|$)`,
 }
 
 var seedLines = []string{

@@ -271,18 +271,32 @@ func TestLoadExample(t *testing.T) {
 			t.Errorf("source %q: no file matches %q", src.Name, src.Paths)
 		}
 		for _, name := range names {
-			extractFile(t, ex, src.Name, name)
+			extractFile(t, ex, src, name)
 		}
 	}
-	for _, r := range ex.Stats().Rules {
+	stats := ex.Stats()
+	for _, r := range stats.Rules {
 		if r.Taken == 0 || r.TimeErrors > 0 {
 			t.Errorf("rule %q: want lines taken and no time errors, got %+v", r.Rule, r)
 		}
 	}
+	// A multiline source's rules take every record: a stack trace's lines
+	// are part of their event's record, not lines of their own.
+	for _, src := range cfg.Tailer.Sources {
+		if src.Multiline == nil {
+			continue
+		}
+		for _, s := range stats.Sources {
+			if s.Source == src.Name && (s.Lines == 0 || s.Unmatched > 0) {
+				t.Errorf("multiline source %q: %d records, %d taken by no rule, such as %+v", s.Source, s.Lines, s.Unmatched, s.Samples)
+			}
+		}
+	}
 }
 
-// extractFile feeds the lines of one file through ex.
-func extractFile(t *testing.T, ex *extract.Extractor, source, name string) {
+// extractFile feeds the lines of one file of src through ex, joined into
+// records as the tailer does when src has a multiline block.
+func extractFile(t *testing.T, ex *extract.Extractor, src tailer.Source, name string) {
 	t.Helper()
 	data, err := os.ReadFile(name)
 	if err != nil {
@@ -293,11 +307,24 @@ func extractFile(t *testing.T, ex *extract.Extractor, source, name string) {
 		t.Fatal(err)
 	}
 	var rec pipeline.Record
+	extractLine := func(l pipeline.Line) error {
+		ex.Extract(&l, &rec)
+		return nil
+	}
+	emit := extractLine
+	var j *tailer.Joiner
+	if src.Multiline != nil {
+		j = tailer.NewJoiner(src.Multiline, 0, false)
+		emit = func(l pipeline.Line) error { return j.Add(l, extractLine) }
+	}
 	for text := range strings.Lines(string(data)) {
-		ex.Extract(&pipeline.Line{
-			Origin: pipeline.Origin{Path: name}, Source: source,
+		_ = emit(pipeline.Line{
+			Origin: pipeline.Origin{Path: name}, Source: src.Name,
 			Text: strings.TrimSuffix(text, "\n"), ReadAt: time.Now(), ModTime: fi.ModTime(),
-		}, &rec)
+		})
+	}
+	if j != nil {
+		_ = j.Flush(extractLine)
 	}
 }
 

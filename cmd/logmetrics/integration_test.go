@@ -23,6 +23,50 @@ import (
 	"github.com/logmetrics/logmetrics/internal/pipeline"
 )
 
+// runUntilStored runs the agent's pipeline on cfg in this process until
+// InfluxDB's database db holds n points (failing after 60s), calls full,
+// if not nil, with the pipeline still running, then stops it with SIGINT
+// and returns what db holds after it stopped. run, with an influxdb
+// block, must write nothing to stdout.
+func runUntilStored(t *testing.T, cfg *config.Config, srv *influxtest.Server, db string, n int, full func(*agentPipeline)) []string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p, err := newPipeline(cfg, &env{stdout: &stdout, stderr: &stderr}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.tl.Close)
+	sigs := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- p.run(context.Background(), sigs) }()
+
+	var got []string
+	deadline := time.Now().Add(60 * time.Second)
+	for tick := time.NewTicker(100 * time.Millisecond); len(got) < n; <-tick.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("InfluxDB holds %d of %d points after 60s; agent log:\n%s", len(got), n, stderr.String())
+		}
+		got = srv.Dump(t, db)
+	}
+	if full != nil {
+		full(p)
+	}
+	sigs <- os.Interrupt
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after SIGINT: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop within 30s of SIGINT")
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("run with an influxdb block wrote to stdout: %q", stdout.String())
+	}
+	return srv.Dump(t, db)
+}
+
 // TestRunShipsExampleToInfluxDB runs the agent's pipeline on
 // rules.hcl.example against a real InfluxDB, stops it with a signal, and
 // reads everything back: the database must hold exactly the points a dry
@@ -46,40 +90,9 @@ func TestRunShipsExampleToInfluxDB(t *testing.T) {
 		t.Fatalf("only %d expected points: the sample logs or rules changed", len(want))
 	}
 
-	var stdout, stderr bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := newPipeline(cfg, &env{stdout: &stdout, stderr: &stderr}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.tl.Close)
-	sigs := make(chan os.Signal, 1)
-	done := make(chan error, 1)
-	go func() { done <- p.run(context.Background(), sigs) }()
-
-	var got []string
-	deadline := time.Now().Add(60 * time.Second)
-	for tick := time.NewTicker(100 * time.Millisecond); len(got) < len(want); <-tick.C {
-		if time.Now().After(deadline) {
-			t.Fatalf("InfluxDB holds %d of %d points after 60s; agent log:\n%s", len(got), len(want), stderr.String())
-		}
-		got = srv.Dump(t, "logs")
-	}
-	sigs <- os.Interrupt
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after SIGINT: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not stop within 30s of SIGINT")
-	}
-	got = srv.Dump(t, "logs")
+	got := runUntilStored(t, cfg, srv, "logs", len(want), nil)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("InfluxDB contents (-want +got):\n%s", diff)
-	}
-	if stdout.Len() != 0 {
-		t.Errorf("run with an influxdb block wrote to stdout: %q", stdout.String())
 	}
 
 	host, err := os.Hostname()

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +10,7 @@ import (
 
 	"github.com/logmetrics/logmetrics/internal/config"
 	"github.com/logmetrics/logmetrics/internal/influxtest"
+	"github.com/logmetrics/logmetrics/tailer"
 )
 
 // multilineSamples is the rules file of the multiline samples.
@@ -56,42 +53,16 @@ func TestRunMultilineSamplesToInfluxDB(t *testing.T) {
 		t.Errorf("points per level of the dry run (-want +got):\n%s", diff)
 	}
 
-	var stdout, stderr bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := newPipeline(cfg, &env{stdout: &stdout, stderr: &stderr}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.tl.Close)
-	sigs := make(chan os.Signal, 1)
-	done := make(chan error, 1)
-	go func() { done <- p.run(context.Background(), sigs) }()
-
-	var got []string
-	deadline := time.Now().Add(60 * time.Second)
-	for tick := time.NewTicker(100 * time.Millisecond); len(got) < len(want); <-tick.C {
-		if time.Now().After(deadline) {
-			t.Fatalf("InfluxDB holds %d of %d points after 60s; agent log:\n%s", len(got), len(want), stderr.String())
-		}
-		got = srv.Dump(t, "logs")
-	}
-	st := p.tl.Stats()
-	// Extraction counts records where the tailer counts lines: each
-	// record once by what the rules did with it.
+	var st tailer.Stats
 	offered := map[string]int64{}
-	for _, s := range p.ex.Stats().Sources {
-		offered[s.Source] = int64(s.Taken + s.Filtered + s.NotTaken + s.Replayed)
-	}
-	sigs <- os.Interrupt
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after SIGINT: %v", err)
+	got := runUntilStored(t, cfg, srv, "logs", len(want), func(p *agentPipeline) {
+		st = p.tl.Stats()
+		// Extraction counts records where the tailer counts lines: each
+		// record once by what the rules did with it.
+		for _, s := range p.ex.Stats().Sources {
+			offered[s.Source] = int64(s.Taken + s.Filtered + s.NotTaken + s.Replayed)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not stop within 30s of SIGINT")
-	}
-	got = srv.Dump(t, "logs")
+	})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("InfluxDB contents (-want +got):\n%s", diff)
 	}

@@ -24,10 +24,12 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/mitchellh/go-wordwrap"
 
 	"github.com/logmetrics/logmetrics/extract"
 	"github.com/logmetrics/logmetrics/internal/pipeline"
@@ -184,17 +186,37 @@ func load(p *hclparse.Parser, f *hcl.File, name string, diags hcl.Diagnostics) (
 	return cfg, p.Files(), diags
 }
 
+// wrapProse wraps detail at width up to its first line that starts with a
+// space, and keeps the rest as it is.
+func wrapProse(detail string, width uint) string {
+	if width == 0 {
+		return detail
+	}
+	prose, rest := detail, ""
+	if i := strings.Index(detail, "\n "); i >= 0 {
+		prose, rest = detail[:i], detail[i:]
+	}
+	return wordwrap.WrapString(prose, width) + rest
+}
+
 // maxPrinted bounds how many diagnostics WriteDiagnostics prints. A file
 // that is not HCL at all (a binary, a log) gets a parse error for each bad
 // byte, each quoting its line; past a few screens more only hide the first.
 const maxPrinted = 50
 
-// WriteDiagnostics prints diags without colour, wrapped at width, quoting
-// the lines of files they point at. After maxPrinted it only counts the
-// rest.
+// WriteDiagnostics prints diags without colour, quoting the lines of files
+// they point at. A detail's prose is wrapped at width; from its first
+// indented line on (the points and differences of a failing example) it is
+// printed as it is, so that a point stays one line to copy into expect.
+// After maxPrinted it only counts the rest.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint) error {
-	shown := diags[:min(len(diags), maxPrinted)]
-	if err := hcl.NewDiagnosticTextWriter(w, maskTokens(files), width, false).WriteDiagnostics(shown); err != nil {
+	shown := make(hcl.Diagnostics, min(len(diags), maxPrinted))
+	for i := range shown {
+		d := *diags[i]
+		d.Detail = wrapProse(d.Detail, width)
+		shown[i] = &d
+	}
+	if err := hcl.NewDiagnosticTextWriter(w, maskTokens(files), 0, false).WriteDiagnostics(shown); err != nil {
 		return err
 	}
 	if len(shown) == len(diags) {

@@ -373,6 +373,32 @@ func TestWriteDiagnosticsLimit(t *testing.T) {
 	}
 }
 
+// TestWriteDiagnosticsKeepsPoints: a detail's prose wraps, but the points
+// of a failing example stay one line each, to be copied into expect as they
+// are; the diagnostic itself is left unchanged.
+func TestWriteDiagnosticsKeepsPoints(t *testing.T) {
+	point := `nginx_requests,method=GET,route=/api/items/:id,status=200 bytes=512i,request_time=0.013,agent="curl 8" 1760104536000000000`
+	prose := strings.Repeat("The rule makes other points of the line than expect says it must. ", 3)
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Example fails",
+		Detail: prose + "\n  tag host: missing (want \"a long value that runs past the width of eighty columns of the terminal\")\nIt makes:\n  " + point}
+	detail := d.Detail
+	out := render(t, nil, hcl.Diagnostics{d})
+	if !strings.Contains(out, "\n  "+point+"\n") {
+		t.Errorf("the point is not one line of the output:\n%s", out)
+	}
+	if !strings.Contains(out, `  tag host: missing (want "a long value that runs past the width of eighty columns of the terminal")`) {
+		t.Errorf("a difference is cut:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "The rule") && len(line) > 80 {
+			t.Errorf("prose not wrapped at 80: %q", line)
+		}
+	}
+	if d.Detail != detail {
+		t.Errorf("WriteDiagnostics changed the diagnostic's detail")
+	}
+}
+
 // TestHeredocLineEndings: a rules file saved with CRLF line endings must
 // give the same regex as one with LF; a leftover "\r" would match nothing.
 func TestHeredocLineEndings(t *testing.T) {

@@ -3,6 +3,7 @@ package extract
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ import (
 //     characters and Replace must be valid UTF-8 (compileRewrite). Bytes
 //     of the line that are not UTF-8 are kept as they are, as for a value
 //     without rewrites, and the sink writes each as U+FFFD.
+//   - Replace holds no control character (compileRewrite), so a rewrite
+//     adds none; those of the line are kept and written as U+FFFD, as for
+//     any tag, and the sink counts such points (PointsAltered).
 //   - A value no rewrite's regex matches costs one failed match per
 //     rewrite and no allocation.
 
@@ -43,6 +47,10 @@ func compileRewrite(rw Rewrite, part string) (rewrite, []error) {
 	var errs []error
 	if !utf8.ValidString(rw.Replace) {
 		errs = append(errs, &partError{part + ".replace", fmt.Errorf("rewrite %q: replace is not valid UTF-8, and tag values must be", rw.Name)})
+	}
+	if i := strings.IndexFunc(rw.Replace, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(rw.Replace[i:])
+		errs = append(errs, &partError{part + ".replace", fmt.Errorf("rewrite %q: replace holds the control character %q, which line protocol cannot carry in a tag value (it would be written as U+FFFD)", rw.Name, string(r))})
 	}
 	for _, msg := range badReferences(re, rw.Replace) {
 		errs = append(errs, &partError{part + ".replace", fmt.Errorf("rewrite %q: %s", rw.Name, msg)})
@@ -177,4 +185,60 @@ func rewriteTarget(rc Rule, name string) string {
 		return fmt.Sprintf("rule %q has no tags, and a rewrite changes the value of a tag: add %q to tags, or remove the rewrite", rc.Name, name)
 	}
 	return fmt.Sprintf("no tag of rule %q is made of %q: a rewrite names the value of a tag, one of %s", rc.Name, name, strings.Join(tags, ", "))
+}
+
+// MatchesOnlyEmpty reports whether pattern can match only an empty value,
+// as "^$" does: a rewrite never sees an empty value (an empty value makes
+// no tag, before any rewrite), so such a rewrite could never apply, and
+// check warns. It is false for a pattern that does not parse, and for an
+// empty match a non-empty value can hold ("^" prefixes, "(?m)^$" finds an
+// empty line).
+func MatchesOnlyEmpty(pattern string) bool {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return false
+	}
+	empty, begin, end := emptyWidth(re.Simplify())
+	return empty && begin && end
+}
+
+// emptyWidth reports whether re matches only empty strings and, if so,
+// whether every match needs the start of the text and the end of it.
+func emptyWidth(re *syntax.Regexp) (empty, begin, end bool) {
+	switch re.Op {
+	case syntax.OpBeginText:
+		return true, true, false
+	case syntax.OpEndText:
+		return true, false, true
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true, false, false
+	case syntax.OpCapture:
+		return emptyWidth(re.Sub[0])
+	case syntax.OpStar, syntax.OpQuest:
+		e, _, _ := emptyWidth(re.Sub[0])
+		return e, false, false // zero repetitions need nothing
+	case syntax.OpPlus:
+		return emptyWidth(re.Sub[0])
+	case syntax.OpRepeat:
+		e, b, n := emptyWidth(re.Sub[0])
+		if re.Min == 0 {
+			return e, false, false
+		}
+		return e, b, n
+	case syntax.OpConcat:
+		empty = true
+		for _, sub := range re.Sub {
+			e, b, n := emptyWidth(sub)
+			empty, begin, end = empty && e, begin || b, end || n
+		}
+		return empty, begin, end
+	case syntax.OpAlternate:
+		empty, begin, end = true, true, true
+		for _, sub := range re.Sub {
+			e, b, n := emptyWidth(sub)
+			empty, begin, end = empty && e, begin && b, end && n
+		}
+		return empty, begin, end
+	}
+	return false, false, false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -153,6 +154,8 @@ func TestRewriteErrors(t *testing.T) {
 			[]string{"rewrite.1.replace"}, []string{`"$${" is not a reference`}},
 		{"replace not UTF-8", func() Rule { return rewriteRule(Rewrite{Name: "v", Regex: "a", Replace: "\xff"}) },
 			[]string{"rewrite.1.replace"}, []string{"not valid UTF-8"}},
+		{"control character in replace", func() Rule { return rewriteRule(Rewrite{Name: "v", Regex: "a", Replace: "x\ty"}) },
+			[]string{"rewrite.1.replace"}, []string{`replace holds the control character "\t"`}},
 		{"not a tag", func() Rule { return rewriteRule(idRewrite, Rewrite{Name: "w", Regex: "a"}) },
 			[]string{"rewrite.2"}, []string{`no tag of rule "r" is made of "w": a rewrite names the value of a tag, one of "v"`}},
 		{"a field", func() Rule { return rewriteRule(Rewrite{Name: "n", Regex: "a"}) },
@@ -230,7 +233,7 @@ var rewritePool = []Rewrite{
 	{Name: "v", Regex: `x*`, Replace: "é"},
 	{Name: "v", Regex: `(.)(.)`, Replace: "$2$1"},
 	{Name: "v", Regex: `(?P<c>[ ,=\\])`, Replace: "${c}${c}"},
-	{Name: "v", Regex: `.`, Replace: "\x00"},
+	{Name: "v", Regex: `.$`, Replace: "\\"}, // a trailing backslash, written as U+FFFD
 	{Name: "v", Regex: `\s+`, Replace: ""},
 	{Name: "v", Regex: `[\x{80}-\x{10FFFF}]`, Replace: "$0$0"},
 }
@@ -341,4 +344,45 @@ func checkRewrite(t *testing.T, value string, rws []Rewrite) bool {
 		}
 	}
 	return true
+}
+
+// TestMatchesOnlyEmpty: the patterns check warns about can match only an
+// empty value (none of the probes), and the others match some non-empty
+// probe, so that the warning is never about a rewrite that can apply.
+func TestMatchesOnlyEmpty(t *testing.T) {
+	probes := []string{"a", "/api/items/1", " ", "a\n", "\nb", "a\n\nb", "é"}
+	for _, tc := range []struct {
+		pattern string
+		want    bool
+	}{
+		{`^$`, true},
+		{`\A\z`, true},
+		{`(^$)`, true},
+		{`^(?:)$`, true},
+		{`^\b?$`, true},
+		{`^$|\A\z`, true},
+		{`(?:^$)+`, true},
+		{`^`, false},       // prefixes every value
+		{`$`, false},       // appends
+		{`(?m)^$`, false},  // an empty line inside a value
+		{`^$|x`, false},    // the second alternative applies
+		{`(?:^$)*`, false}, // matches everywhere, empty
+		{`^\s*$`, false},   // white space
+		{`^.*$`, false},
+		{`^$x`, false}, // matches nothing at all: not this warning
+		{`[`, false},   // does not parse: compileRewrite says so
+	} {
+		got := MatchesOnlyEmpty(tc.pattern)
+		if got != tc.want {
+			t.Errorf("MatchesOnlyEmpty(%q) = %v, want %v", tc.pattern, got, tc.want)
+		}
+		re, err := regexp.Compile(tc.pattern)
+		if err != nil {
+			continue
+		}
+		matched := slices.ContainsFunc(probes, re.MatchString)
+		if got && matched {
+			t.Errorf("%q matches a non-empty probe, but MatchesOnlyEmpty says it cannot", tc.pattern)
+		}
+	}
 }

@@ -359,6 +359,10 @@ func (c *ruleChecker) rewrites(rws []*rewriteHCL, body hcl.Body) {
 		c.places.parts[part] = rw.NameRange
 		c.places.parts[part+".regex"] = rw.RegexRange
 		c.places.parts[part+".replace"] = rw.ReplaceRange
+		if extract.MatchesOnlyEmpty(rw.Regex) {
+			c.warnf(rw.RegexRange, nil, "Rewrite that never applies",
+				"The regex of rewrite %q in rule %q matches only an empty value, but an empty value makes no tag and is never rewritten. To tag the lines that have no %s, give the source a tag of the same key (used when the line has no value for it), and remove the rewrite.", rw.Name, c.name, rw.Name)
+		}
 	}
 }
 

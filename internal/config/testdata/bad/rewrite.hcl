@@ -28,6 +28,10 @@ source "nginx" {
       regex   = "^/(v[0-9]+)/(?P<rest>.*)$"
       replace = "$1-$${1}-$rest-$${rest}-$$2-$"
     }
+    rewrite "path" {
+      regex   = "[?&]"
+      replace = "\t"
+    }
   }
   rule "untagged" {
     regex = "^(?P<time>\\S+) (?P<n>\\d+)$"

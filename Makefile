@@ -1,5 +1,6 @@
 # logmetrics: every target installs what it needs (Go modules and InfluxDB
-# 1.8.10 come from the Go module proxy), so a fresh clone needs only Go.
+# 1.8.10 come from the Go module proxy), so a fresh clone needs only Go;
+# test also needs apt, for VictoriaMetrics (or VICTORIA=/path/to/it).
 
 GO        ?= go
 BIN       := $(CURDIR)/bin

@@ -83,10 +83,12 @@ $(BIN)/victoria-metrics:
 	chmod 0755 "$$new" && $(call is_victoria,$$new) && mv "$$new" $@ && \
 	echo "victoria-metrics $$(dpkg-deb -f victoria-metrics_*.deb Version) in $@"
 
-## test: vet and every test, the integration tests against a real InfluxDB and VictoriaMetrics included
+## test: vet and every test, the integration tests against a real InfluxDB and VictoriaMetrics included;
+## then, without -race (which changes allocation counts, so it skips there), the allocation test of rewrites
 test: influxd victoria-metrics
 	$(GO) vet ./...
 	LOGMETRICS_INFLUXD=$(BIN)/influxd LOGMETRICS_VICTORIA=$(VICTORIA) $(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run '^TestRewriteNoMatchNoAlloc$$' ./extract
 
 ## soak: the end-to-end proofs of make test, run longer (LOGMETRICS_SOAK=1): 20 rotations
 ## of 3,000 lines per scheme, a 60 s InfluxDB outage, fault rounds with 20 s stalls

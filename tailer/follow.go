@@ -211,6 +211,17 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 		case fileReleased:
 			f.letGo(ctx, lines)
 			return
+		case fileMoved:
+			// The logger writes to the file's successor now: the
+			// pending record is complete, and goes on before the
+			// successor's first record, as backfill, reading the
+			// rotated file first, has it.
+			if f.flushJoined(ctx, lines, cutNone) != nil {
+				return
+			}
+			if f.tl != nil {
+				f.tl.wakeDiscovery()
+			}
 		}
 		next := interval
 		if at, ok := f.joinDue(); ok {
@@ -792,6 +803,7 @@ const (
 	fileSame      fileState = iota // nothing to do but wait
 	fileTruncated                  // new content: read it from 0
 	fileReleased                   // rotated away and read to its end
+	fileMoved                      // just seen rotated away: read on, and find its successor
 )
 
 // check looks at the file once its end is reached.
@@ -823,13 +835,12 @@ func (f *follower) check() fileState {
 	}
 	now := time.Now()
 	if f.moved.IsZero() || changed {
-		if f.moved.IsZero() {
-			f.log.Info("file renamed or deleted: reading it to its end", "grace", rotateGrace)
-			if f.tl != nil {
-				f.tl.wakeDiscovery()
-			}
-		}
+		first := f.moved.IsZero()
 		f.moved = now
+		if first {
+			f.log.Info("file renamed or deleted: reading it to its end", "grace", rotateGrace)
+			return fileMoved
+		}
 		return fileSame
 	}
 	if now.Sub(f.moved) < rotateGrace {

@@ -444,3 +444,27 @@ func TestRunMultilineCopyTruncate(t *testing.T) {
 		t.Errorf("stats %+v, want 5 lines read, 2 records passed on", st)
 	}
 }
+
+// TestRunMultilineRotatedBeforeSuccessor: a file renamed away passes its
+// pending record on as soon as the rename is seen, before the new file's
+// records: the logger writes to its new file now. Held until the file's
+// release (rotate grace) or its timeout, it came after records of the new
+// file, whose times could close its aggregation window: late in run, not
+// in backfill, which reads the rotated file first.
+func TestRunMultilineRotatedBeforeSuccessor(t *testing.T) {
+	fastRotation(t)
+	rotateGrace = 2 * time.Second
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "S1\n a\n")
+	r := startRun(t, Config{Sources: []Source{mlSource(path, time.Hour)}})
+	r.waitRead(path)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "S2\nS3\n")
+	got := r.recv(2)
+	if diff := gocmp.Diff([]record{{"S1\n a", 6}, {"S2", 3}}, records(got)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

@@ -255,6 +255,12 @@ func (f *follower) read(ctx context.Context, lines chan<- pipeline.Line) (grew b
 		return grew, err
 	}
 	err = f.feedTaken(rest, f.emitter(ctx, lines))
+	if f.join != nil {
+		// A pending record waits, maybe for its timeout: a one-line
+		// one takes its own copy of its text rather than keep the
+		// read's chunk (up to 64 KiB per file) alive that long.
+		f.join.own()
+	}
 	if print := f.print.Load(); print != nil && print.FingerprintBytes < fingerprintBytes && f.sp.pos > print.FingerprintBytes {
 		f.refine()
 	}

@@ -191,7 +191,8 @@ func (j *Joiner) follow(l pipeline.Line) {
 	j.last = time.Now()
 }
 
-// own copies a one-line record's Text into buf.
+// own copies a one-line record's Text into buf, so that the record no
+// longer refers to the text it was given.
 func (j *Joiner) own() {
 	if j.rec.Text != "" {
 		j.buf = append(j.buf[:0], j.rec.Text...)
@@ -255,8 +256,16 @@ func (j *Joiner) flush(emit func(pipeline.Line) error, why cut) error {
 		return err
 	}
 	j.n, j.skip, j.rec, j.buf = 0, 0, pipeline.Line{}, j.buf[:0]
+	if cap(j.buf) > keptJoinBuf {
+		// A long record's room goes with it: a follower per file
+		// would otherwise keep its longest record's size for good.
+		j.buf = nil
+	}
 	return nil
 }
+
+// keptJoinBuf is the most room a Joiner keeps between records.
+const keptJoinBuf = 64 << 10
 
 // count adds d to the records and to the count of why.
 func (j *Joiner) count(why cut, d int64) {

@@ -468,3 +468,41 @@ func TestRunMultilineRotatedBeforeSuccessor(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestRunMultilinePendingOwnsText: a file's pending record waiting for
+// its timeout holds a copy of its text, not the read's chunk it was cut
+// from: with a one-line record pending at the end of a 60 KB backlog in
+// each of 2,000 files, the heap in use was 139 MB (7.7 MB with the copy,
+// 6.8 MB without a multiline block). And a long record's room is not
+// kept once it is passed on.
+func TestRunMultilinePendingOwnsText(t *testing.T) {
+	fastRotation(t)
+	path := filepath.Join(t.TempDir(), "app.log")
+	write(t, path, strings.Repeat("S"+strings.Repeat("x", 99)+"\n", 600)+"S last\n")
+	r := startRun(t, Config{Sources: []Source{mlSource(path, time.Hour)}})
+	r.recv(600)
+	r.waitRead(path) // its last read done, the follower waits: its state is still
+	r.tl.mu.Lock()
+	var j *Joiner
+	for _, f := range r.tl.live {
+		j = f.join
+	}
+	r.tl.mu.Unlock()
+	if j.n != 1 || j.rec.Text != "" || string(j.buf) != "S last" {
+		t.Errorf("pending record: %d lines, Text %.20q (from the chunk), own copy %q; want 1 line in its own copy", j.n, j.rec.Text, j.buf)
+	}
+	if cap(j.buf) > 4<<10 {
+		t.Errorf("pending one-line record in %d bytes of room", cap(j.buf))
+	}
+
+	long := NewJoiner(&Multiline{Start: regexp.MustCompile(`^S`)}, 0, false)
+	emit := func(pipeline.Line) error { return nil }
+	for _, text := range []string{"S", strings.Repeat(" x", 100<<10), "S"} {
+		if err := long.Add(pipeline.Line{Text: text}, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := cap(long.buf); c > keptJoinBuf {
+		t.Errorf("a Joiner keeps %d bytes of room after a 200 KB record", c)
+	}
+}

@@ -970,7 +970,11 @@ func (e *Extractor) Idle(now time.Time, rec *pipeline.Record) {
 		}
 		for _, r := range src.aggs {
 			a := r.agg
-			if n := len(a.slots); n > 0 && now.Sub(last) >= time.Duration(a.plan.window+a.plan.lateness)+src.pending {
+			quiet := time.Duration(a.plan.window+a.plan.lateness) + src.pending
+			if quiet < src.pending { // a timeout of centuries
+				quiet = math.MaxInt64
+			}
+			if n := len(a.slots); n > 0 && now.Sub(last) >= quiet {
 				// Saved with the next records of the source's files
 				// (their checkpoints follow): a restart then knows
 				// these windows were written.

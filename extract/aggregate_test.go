@@ -941,4 +941,17 @@ func TestIdleWaitsForPending(t *testing.T) {
 	if st := ex.Stats().Rules[0]; st.Late != 0 {
 		t.Errorf("%d late", st.Late)
 	}
+
+	// The longest timeout a config takes (2562047h) plus a window does
+	// not wrap around to a negative wait.
+	ex, err = Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{aggRule(5*time.Second, 0)}, Pending: math.MaxInt64 - time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = pipeline.Record{}
+	ex.Extract(&lines[0], &rec)
+	ex.Idle(read.Add(time.Hour), &rec)
+	if len(rec.Points) != 0 {
+		t.Errorf("Idle an hour after a line, with a timeout of centuries: %q", show(rec.Points))
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -68,5 +69,42 @@ source "app" {
 	want := []string{"agg count=3i 1760000000000000000"}
 	if len(got) != 1 || got[0] != want[0] {
 		t.Errorf("InfluxDB holds %q, want %q\n%s", got, want, a.logged())
+	}
+}
+
+// TestBackfillSummaryAltered: a record's newline captured into a tag is
+// written as U+FFFD, and backfill's summary says how many points were
+// altered so, as /metrics does for run (logmetrics_points_altered_total).
+func TestBackfillSummaryAltered(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules.hcl"), `
+agent {
+  state_dir = "state"
+  listen    = ""
+}
+source "app" {
+  paths = ["app.log"]
+  multiline {
+    start = "^t="
+  }
+  rule "r" {
+    regex = "(?s)^t=(?P<t>\\d+) n=(?P<n>\\d+) (?P<what>.*)$"
+    time {
+      from   = "t"
+      layout = "unix"
+    }
+    tags   = ["what"]
+    fields = { n = "int" }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "app.log"), "t=1760000000 n=1 boom\n\tat frame\nt=1760000001 n=2 calm\n")
+	f := runOnce(t, dir, "backfill", "-config", "rules.hcl")
+	f.exited(t, exitOK)
+	if !strings.Contains(string(f.stdout), "r,what=boom\uFFFD\uFFFDat\\ frame n=1i") {
+		t.Errorf("stdout %q: the newline and tab not as U+FFFD", f.stdout)
+	}
+	if !strings.Contains(f.stderr, "\n1 points written with bytes line protocol cannot carry replaced by U+FFFD") {
+		t.Errorf("the summary does not count the altered point:\n%s", f.stderr)
 	}
 }

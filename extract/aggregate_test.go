@@ -955,3 +955,27 @@ func TestIdleWaitsForPending(t *testing.T) {
 		t.Errorf("Idle an hour after a line, with a timeout of centuries: %q", show(rec.Points))
 	}
 }
+
+// TestReloadPending: a reload that changes a source's Pending (its
+// multiline timeout) changes how long Idle waits.
+func TestReloadPending(t *testing.T) {
+	conf := func(pending time.Duration) Config {
+		return Config{Sources: []Source{{Name: "s", Rules: []Rule{aggRule(5*time.Second, 0)}, Pending: pending}}}
+	}
+	ex, err := Compile(conf(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := Compile(conf(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec pipeline.Record
+	l := fileLines(1, "t=1 s=a v=1")[0]
+	ex.Extract(&l, &rec)
+	ex.swap(next, &rec)
+	ex.Idle(l.ReadAt.Add(15*time.Second), &rec)
+	if diff := cmp.Diff([]string{"r,s=a count=1i,v_sum=1i 0"}, show(rec.Points)); diff != "" {
+		t.Errorf("Idle after the reload to no timeout (-want +got):\n%s", diff)
+	}
+}

@@ -468,7 +468,22 @@ func (f *follower) flushJoined(ctx context.Context, lines chan<- pipeline.Line, 
 	if f.join == nil {
 		return nil
 	}
-	return f.join.flush(f.sendRecord(ctx, lines), why)
+	n, _ := f.join.pending()
+	if err := f.join.flush(f.sendRecord(ctx, lines), why); err != nil {
+		return err
+	}
+	if why == cutTimeout && n > 0 {
+		f.pos.timeoutCut(f.id, f.sentTo)
+	}
+	return nil
+}
+
+// replayCuts gives the joiner the timeout cuts of the file's saved
+// position, for the replay up to it.
+func (f *follower) replayCuts(saved position) {
+	if f.join != nil {
+		f.join.cuts = saved.TimeoutCuts
+	}
 }
 
 // unread uncounts the lines of the pending record, which were read but

@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"regexp"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -117,6 +118,10 @@ type Joiner struct {
 	last time.Time
 
 	records, cutLines, cutBytes, timeouts atomic.Int64
+
+	// cuts are where records were passed on at their timeout before a
+	// restart (position.TimeoutCuts): replayed records end there too.
+	cuts []int64
 }
 
 // NewJoiner returns a Joiner for m, whose records' Texts stay within
@@ -161,6 +166,9 @@ func (j *Joiner) add(l pipeline.Line, emit func(pipeline.Line) error) error {
 			// was delivered before a restart, passed on there (at a
 			// timeout, say), and l was not. Joined, l's record would
 			// deliver its replayed lines again.
+		case j.rec.Replay && slices.Contains(j.cuts, j.rec.Offset):
+			// Replayed, and passed on there at its timeout before the
+			// restart: l began a record of its own.
 		case j.n >= j.maxLines:
 			why = cutMaxLines
 		case j.size()+1+len(l.Text) > j.limit:

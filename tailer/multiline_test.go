@@ -506,3 +506,40 @@ func TestRunMultilinePendingOwnsText(t *testing.T) {
 		t.Errorf("a Joiner keeps %d bytes of room after a 200 KB record", c)
 	}
 }
+
+// TestRunMultilineReplayKeepsTimeoutCuts: a record passed on at its
+// timeout, then its late continuation as a record of its own, both
+// delivered: a restart replays them as the two records they were, not
+// joined, so that extraction's collision separator gets the state it had
+// (joined, the continuation's point was missing from it, and the next
+// point of its series and second overwrote it in InfluxDB).
+func TestRunMultilineReplayKeepsTimeoutCuts(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "S1\n")
+	cfg := Config{Sources: []Source{mlSource(path, 50*time.Millisecond)}, StateDir: filepath.Join(dir, "state")}
+
+	acks := make(chan pipeline.Ack)
+	r := startRunAcks(t, cfg, acks)
+	first := r.recv(1)
+	acks <- pipeline.Ack{Origin: first[0].Origin}
+	appendTo(t, path, " late\n")
+	second := r.recv(1)
+	acks <- pipeline.Ack{Origin: second[0].Origin}
+	if diff := gocmp.Diff([]record{{"S1", 3}, {" late", 9}}, records(append(first, second...))); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	r.stop()
+	if doc := readPositions(t, cfg.StateDir); doc.Files[0].Offset != 9 {
+		t.Fatalf("committed %d, want 9", doc.Files[0].Offset)
+	}
+
+	appendTo(t, path, "S2\n")
+	again := startRunAcks(t, cfg, make(chan pipeline.Ack))
+	got := again.recv(3)
+	want := [][2]any{{int64(3), true}, {int64(9), true}, {int64(12), false}}
+	if diff := gocmp.Diff(want, offsets(got)); diff != "" {
+		t.Errorf("after restart, offsets and replay (-want +got):\n%s", diff)
+	}
+}

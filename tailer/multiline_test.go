@@ -543,3 +543,29 @@ func TestRunMultilineReplayKeepsTimeoutCuts(t *testing.T) {
 		t.Errorf("after restart, offsets and replay (-want +got):\n%s", diff)
 	}
 }
+
+// TestTimeoutCutsBounded: a file's saved timeout cuts are its last
+// maxTimeoutCuts, and each update makes a new slice (save marshals copies
+// of the entries outside the lock).
+func TestTimeoutCutsBounded(t *testing.T) {
+	p, err := openPositions(t.TempDir(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	id := pipeline.FileID{Ino: 1}
+	p.start("a.log", id, 0)
+	var before []int64
+	for i := range int64(10) {
+		p.timeoutCut(id, 10*i)
+		if i == 5 {
+			before = p.live[id].TimeoutCuts
+		}
+	}
+	if diff := gocmp.Diff([]int64{60, 70, 80, 90}, p.live[id].TimeoutCuts); diff != "" {
+		t.Errorf("cuts kept (-want +got):\n%s", diff)
+	}
+	if diff := gocmp.Diff([]int64{20, 30, 40, 50}, before); diff != "" {
+		t.Errorf("an earlier copy changed (-want +got):\n%s", diff)
+	}
+}

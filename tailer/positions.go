@@ -220,9 +220,13 @@ func samePosition(a, b position) bool {
 		a.FingerprintBytes == b.FingerprintBytes && a.Offset == b.Offset && a.Updated.Equal(b.Updated)
 }
 
-// maxTimeoutCuts bounds a file's TimeoutCuts: the collision separator
-// only needs the state of the file's last seconds.
-const maxTimeoutCuts = 64
+// maxTimeoutCuts bounds a file's TimeoutCuts. The collision separator
+// only needs the state of the times a restart's next lines may share, the
+// last seconds; a timeout comes only once the follower has caught up,
+// after a pause of the log of at least the timeout, so the oldest of 4
+// cuts is several timeouts behind the newest. (A positions file has an
+// entry per file: 64 would have made each ten times longer.)
+const maxTimeoutCuts = 4
 
 // timeoutCut records that a live file's record ending at end was passed
 // on at its multiline timeout (see position.TimeoutCuts).

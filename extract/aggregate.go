@@ -957,10 +957,11 @@ func (e *Extractor) Flush(rec *pipeline.Record) {
 }
 
 // Idle closes the windows of every aggregate rule whose source has had no
-// line for the rule's Window+Lateness of wall time before now (by the lines'
-// ReadAt, and not while the sink held extraction up), appending their
-// points to rec; rec's origin is left as it is. Run calls it every second
-// under FeedFollowed, so that a quiet log still gets its last windows.
+// line for the rule's Window+Lateness, plus the source's Pending, of wall
+// time before now (by the lines' ReadAt, and not while the sink held
+// extraction up), appending their points to rec; rec's origin is left as
+// it is. Run calls it every second under FeedFollowed, so that a quiet log
+// still gets its last windows.
 func (e *Extractor) Idle(now time.Time, rec *pipeline.Record) {
 	for _, src := range e.order {
 		last := src.lastRead
@@ -969,7 +970,11 @@ func (e *Extractor) Idle(now time.Time, rec *pipeline.Record) {
 		}
 		for _, r := range src.aggs {
 			a := r.agg
-			if n := len(a.slots); n > 0 && now.Sub(last) >= time.Duration(a.plan.window+a.plan.lateness) {
+			quiet := time.Duration(a.plan.window+a.plan.lateness) + src.pending
+			if quiet < src.pending { // a timeout of centuries
+				quiet = math.MaxInt64
+			}
+			if n := len(a.slots); n > 0 && now.Sub(last) >= quiet {
 				// Saved with the next records of the source's files
 				// (their checkpoints follow): a restart then knows
 				// these windows were written.

@@ -906,3 +906,76 @@ func TestIdleClosedSaved(t *testing.T) {
 		t.Errorf("Late %d, want 1", st.Late)
 	}
 }
+
+// TestIdleWaitsForPending: a source whose records may wait upstream after
+// their last line was read (a multiline block's timeout, Source.Pending)
+// has its windows closed by wall time that much later: a record pending
+// at a pause of the log arrives after window+lateness, and closing its
+// window before would make it late in run but not in backfill.
+func TestIdleWaitsForPending(t *testing.T) {
+	ex, err := Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{aggRule(5*time.Second, 0)}, Pending: 4 * time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := time.Unix(1000, 0)
+	lines := fileLines(1, "t=1 s=a v=1", "t=2 s=a v=2")
+	var rec pipeline.Record
+	ex.Extract(&lines[0], &rec)
+	rec = pipeline.Record{}
+	ex.Idle(read.Add(15*time.Second), &rec)
+	if len(rec.Points) != 0 {
+		t.Fatalf("Idle within window+lateness+pending: %q", show(rec.Points))
+	}
+	// The pending record comes at its timeout.
+	late := lines[1]
+	late.ReadAt = read.Add(time.Second)
+	ex.Extract(&late, &rec)
+	ex.Idle(read.Add(20*time.Second-1), &rec)
+	if len(rec.Points) != 0 {
+		t.Fatalf("Idle before window+lateness+pending of the last record: %q", show(rec.Points))
+	}
+	ex.Idle(read.Add(20*time.Second), &rec)
+	if diff := cmp.Diff([]string{"r,s=a count=2i,v_sum=3i 0"}, show(rec.Points)); diff != "" {
+		t.Errorf("Idle points (-want +got):\n%s", diff)
+	}
+	if st := ex.Stats().Rules[0]; st.Late != 0 {
+		t.Errorf("%d late", st.Late)
+	}
+
+	// The longest timeout a config takes (2562047h) plus a window does
+	// not wrap around to a negative wait.
+	ex, err = Compile(Config{Sources: []Source{{Name: "s", Rules: []Rule{aggRule(5*time.Second, 0)}, Pending: math.MaxInt64 - time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = pipeline.Record{}
+	ex.Extract(&lines[0], &rec)
+	ex.Idle(read.Add(time.Hour), &rec)
+	if len(rec.Points) != 0 {
+		t.Errorf("Idle an hour after a line, with a timeout of centuries: %q", show(rec.Points))
+	}
+}
+
+// TestReloadPending: a reload that changes a source's Pending (its
+// multiline timeout) changes how long Idle waits.
+func TestReloadPending(t *testing.T) {
+	conf := func(pending time.Duration) Config {
+		return Config{Sources: []Source{{Name: "s", Rules: []Rule{aggRule(5*time.Second, 0)}, Pending: pending}}}
+	}
+	ex, err := Compile(conf(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := Compile(conf(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec pipeline.Record
+	l := fileLines(1, "t=1 s=a v=1")[0]
+	ex.Extract(&l, &rec)
+	ex.swap(next, &rec)
+	ex.Idle(l.ReadAt.Add(15*time.Second), &rec)
+	if diff := cmp.Diff([]string{"r,s=a count=1i,v_sum=1i 0"}, show(rec.Points)); diff != "" {
+		t.Errorf("Idle after the reload to no timeout (-want +got):\n%s", diff)
+	}
+}

@@ -36,7 +36,7 @@ func Compile(cfg Config) (*Extractor, error) {
 	var errs []error
 	maxNames := 0
 	for _, sc := range cfg.Sources {
-		src := &source{name: sc.Name}
+		src := &source{name: sc.Name, pending: sc.Pending}
 		e.sources[sc.Name] = src
 		e.order = append(e.order, src)
 		for _, rc := range sc.Rules {

@@ -21,6 +21,13 @@ type Source struct {
 	// value on the line.
 	Tags  []pipeline.Tag
 	Rules []Rule
+	// Pending is how long a record of the source may still wait upstream
+	// once its last line is read: a multiline block's timeout, for which
+	// the tailer holds the last record of a quiet file. Idle waits that
+	// much longer before it closes the source's windows by wall time, so
+	// that such a record folds into its window as it does in test and
+	// backfill, instead of coming late.
+	Pending time.Duration
 }
 
 // Mode is how a rule pulls named values out of a line.

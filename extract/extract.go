@@ -99,6 +99,9 @@ type source struct {
 	latest   int64
 	timed    bool
 	lastRead time.Time
+	// pending is Source.Pending: Idle waits it on top of a rule's window
+	// and lateness.
+	pending time.Duration
 	// idleClosed is the latest time that would have closed, by the
 	// watermark, the windows Idle closed by wall time: what the records
 	// carry to be saved (withLatest), so that after a restart those

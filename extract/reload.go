@@ -69,6 +69,7 @@ func (e *Extractor) swap(next *Extractor, rec *pipeline.Record) {
 		} else {
 			oc := oldConf[ns.name]
 			src.rules, src.aggs = e.keepRules(src, oc, ns, nc, rec)
+			src.pending = ns.pending
 			delete(e.sources, ns.name)
 		}
 		sources[src.name], order = src, append(order, src)

@@ -211,6 +211,17 @@ func (f *follower) run(ctx context.Context, lines chan<- pipeline.Line) {
 		case fileReleased:
 			f.letGo(ctx, lines)
 			return
+		case fileMoved:
+			// The logger writes to the file's successor now: the
+			// pending record is complete, and goes on before the
+			// successor's first record, as backfill, reading the
+			// rotated file first, has it.
+			if f.flushJoined(ctx, lines, cutNone) != nil {
+				return
+			}
+			if f.tl != nil {
+				f.tl.wakeDiscovery()
+			}
 		}
 		next := interval
 		if at, ok := f.joinDue(); ok {
@@ -244,6 +255,12 @@ func (f *follower) read(ctx context.Context, lines chan<- pipeline.Line) (grew b
 		return grew, err
 	}
 	err = f.feedTaken(rest, f.emitter(ctx, lines))
+	if f.join != nil {
+		// A pending record waits, maybe for its timeout: a one-line
+		// one takes its own copy of its text rather than keep the
+		// read's chunk (up to 64 KiB per file) alive that long.
+		f.join.own()
+	}
 	if print := f.print.Load(); print != nil && print.FingerprintBytes < fingerprintBytes && f.sp.pos > print.FingerprintBytes {
 		f.refine()
 	}
@@ -451,7 +468,22 @@ func (f *follower) flushJoined(ctx context.Context, lines chan<- pipeline.Line, 
 	if f.join == nil {
 		return nil
 	}
-	return f.join.flush(f.sendRecord(ctx, lines), why)
+	n, _ := f.join.pending()
+	if err := f.join.flush(f.sendRecord(ctx, lines), why); err != nil {
+		return err
+	}
+	if why == cutTimeout && n > 0 {
+		f.pos.timeoutCut(f.id, f.sentTo)
+	}
+	return nil
+}
+
+// replayCuts gives the joiner the timeout cuts of the file's saved
+// position, for the replay up to it.
+func (f *follower) replayCuts(saved position) {
+	if f.join != nil {
+		f.join.cuts = saved.TimeoutCuts
+	}
 }
 
 // unread uncounts the lines of the pending record, which were read but
@@ -792,6 +824,7 @@ const (
 	fileSame      fileState = iota // nothing to do but wait
 	fileTruncated                  // new content: read it from 0
 	fileReleased                   // rotated away and read to its end
+	fileMoved                      // just seen rotated away: read on, and find its successor
 )
 
 // check looks at the file once its end is reached.
@@ -823,13 +856,12 @@ func (f *follower) check() fileState {
 	}
 	now := time.Now()
 	if f.moved.IsZero() || changed {
-		if f.moved.IsZero() {
-			f.log.Info("file renamed or deleted: reading it to its end", "grace", rotateGrace)
-			if f.tl != nil {
-				f.tl.wakeDiscovery()
-			}
-		}
+		first := f.moved.IsZero()
 		f.moved = now
+		if first {
+			f.log.Info("file renamed or deleted: reading it to its end", "grace", rotateGrace)
+			return fileMoved
+		}
 		return fileSame
 	}
 	if now.Sub(f.moved) < rotateGrace {

@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"regexp"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -117,6 +118,10 @@ type Joiner struct {
 	last time.Time
 
 	records, cutLines, cutBytes, timeouts atomic.Int64
+
+	// cuts are where records were passed on at their timeout before a
+	// restart (position.TimeoutCuts): replayed records end there too.
+	cuts []int64
 }
 
 // NewJoiner returns a Joiner for m, whose records' Texts stay within
@@ -161,6 +166,9 @@ func (j *Joiner) add(l pipeline.Line, emit func(pipeline.Line) error) error {
 			// was delivered before a restart, passed on there (at a
 			// timeout, say), and l was not. Joined, l's record would
 			// deliver its replayed lines again.
+		case j.rec.Replay && slices.Contains(j.cuts, j.rec.Offset):
+			// Replayed, and passed on there at its timeout before the
+			// restart: l began a record of its own.
 		case j.n >= j.maxLines:
 			why = cutMaxLines
 		case j.size()+1+len(l.Text) > j.limit:
@@ -191,7 +199,8 @@ func (j *Joiner) follow(l pipeline.Line) {
 	j.last = time.Now()
 }
 
-// own copies a one-line record's Text into buf.
+// own copies a one-line record's Text into buf, so that the record no
+// longer refers to the text it was given.
 func (j *Joiner) own() {
 	if j.rec.Text != "" {
 		j.buf = append(j.buf[:0], j.rec.Text...)
@@ -255,8 +264,16 @@ func (j *Joiner) flush(emit func(pipeline.Line) error, why cut) error {
 		return err
 	}
 	j.n, j.skip, j.rec, j.buf = 0, 0, pipeline.Line{}, j.buf[:0]
+	if cap(j.buf) > keptJoinBuf {
+		// A long record's room goes with it: a follower per file
+		// would otherwise keep its longest record's size for good.
+		j.buf = nil
+	}
 	return nil
 }
+
+// keptJoinBuf is the most room a Joiner keeps between records.
+const keptJoinBuf = 64 << 10
 
 // count adds d to the records and to the count of why.
 func (j *Joiner) count(why cut, d int64) {

@@ -50,8 +50,14 @@ type position struct {
 	ReplayFrom int64 `json:"replay_from"`
 	// End, when not 0, is where the file ended when it was released after
 	// a rotation: once Offset is there too, nothing of it is left to read.
-	End     int64     `json:"end,omitempty"`
-	Updated time.Time `json:"updated"`
+	End int64 `json:"end,omitempty"`
+	// TimeoutCuts are the ends of the file's last records (at most
+	// maxTimeoutCuts) that a multiline source passed on at their timeout:
+	// a restart's replay ends records there too, as they were delivered,
+	// rather than join a late continuation with the record before it
+	// (which would leave the collision separator short of a point).
+	TimeoutCuts []int64   `json:"timeout_cuts,omitempty"`
+	Updated     time.Time `json:"updated"`
 	// SourceLatest is the latest time (Unix ns) a rule with an aggregate
 	// block of the file's source had read, as of the file's last
 	// delivered record: the windows it closed are written. At startup
@@ -192,7 +198,7 @@ func (p *positions) unmatched() []position {
 func (p *positions) claim(s position, path string, id pipeline.FileID) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i := slices.Index(p.saved, s)
+	i := slices.IndexFunc(p.saved, func(o position) bool { return samePosition(o, s) })
 	if i < 0 {
 		return false
 	}
@@ -206,6 +212,37 @@ func (p *positions) claim(s position, path string, id pipeline.FileID) bool {
 	p.live[id] = &s
 	p.dirty = true
 	return true
+}
+
+// samePosition reports whether a and b are the same entry.
+func samePosition(a, b position) bool {
+	return a.Path == b.Path && a.Dev == b.Dev && a.Inode == b.Inode && a.Fingerprint == b.Fingerprint &&
+		a.FingerprintBytes == b.FingerprintBytes && a.Offset == b.Offset && a.Updated.Equal(b.Updated)
+}
+
+// maxTimeoutCuts bounds a file's TimeoutCuts. The collision separator
+// only needs the state of the times a restart's next lines may share, the
+// last seconds; a timeout comes only once the follower has caught up,
+// after a pause of the log of at least the timeout, so the oldest of 4
+// cuts is several timeouts behind the newest. (A positions file has an
+// entry per file: 64 would have made each ten times longer.)
+const maxTimeoutCuts = 4
+
+// timeoutCut records that a live file's record ending at end was passed
+// on at its multiline timeout (see position.TimeoutCuts).
+func (p *positions) timeoutCut(id pipeline.FileID, end int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pos := p.live[id]; pos != nil {
+		// A new array each time: save marshals copies of the entries
+		// outside the lock.
+		keep := pos.TimeoutCuts[max(0, len(pos.TimeoutCuts)-maxTimeoutCuts+1):]
+		pos.TimeoutCuts = append(slices.Clip(keep), end)
+		p.dirty = true
+	}
 }
 
 // replaced reports whether path was where a file of the positions file was

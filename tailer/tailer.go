@@ -612,6 +612,7 @@ func (t *Tailer) followFinite(ctx context.Context, wg *sync.WaitGroup, lines cha
 		return
 	}
 	f.replayUntil = s.Offset
+	f.replayCuts(s)
 	// Its lines were all written before it was compressed or copied:
 	// one stat gives a time after each of them.
 	f.statSize, f.statMod = math.MaxInt64, c.fi.ModTime()
@@ -754,6 +755,7 @@ func (t *Tailer) place(f *follower, src Source, how placement) (int64, error) {
 				return 0, nil
 			}
 			f.replayUntil = saved.Offset
+			f.replayCuts(saved)
 			f.log.Info("resuming", "committed", saved.Offset, "replay_from", saved.ReplayFrom)
 			return saved.ReplayFrom, nil
 		}

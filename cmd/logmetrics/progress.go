@@ -130,6 +130,9 @@ func (b *backfill) summary() {
 		ss.PointsWritten, verb, ss.DeadLettered.Refused+ss.DeadLettered.TooLarge,
 		ss.Dropped.Refused+ss.Dropped.TooLarge+ss.Dropped.Invalid+ss.Dropped.DeadLetterFailed,
 		total, b.wall.Round(time.Millisecond), float64(total)/max(b.wall.Seconds(), 1e-9))
+	if ss.PointsAltered > 0 {
+		fmt.Fprintf(w, "%d points %s with bytes line protocol cannot carry replaced by U+FFFD (see the README's Line protocol)\n", ss.PointsAltered, verb)
+	}
 	for _, r := range st.Rules {
 		if used[r.Source] && r.Displaced > 0 {
 			fmt.Fprintf(w, "%s: %d points written after times the collision separator had forgotten (see the README's Colliding points)\n", r.Rule, r.Displaced)

@@ -298,6 +298,11 @@ func (l *loader) source(s *sourceHCL, agentTags []item) (tailer.Source, extract.
 
 	tags := append(slices.Clip(agentTags), l.tags(s.Tags, "tags")...)
 	xsrc := extract.Source{Name: s.Name, Tags: mergeTags(tags)}
+	if out.Multiline != nil {
+		// A quiet file's last record waits for its timeout in the
+		// tailer: the windows it belongs to must wait for it too.
+		xsrc.Pending = out.Multiline.Timeout
+	}
 	ok := xsrc
 	if len(s.Rules) == 0 {
 		l.errorf(s.DefRange, nil, "No rules",

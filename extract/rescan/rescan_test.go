@@ -105,6 +105,11 @@ var seedPatterns = []string{
 	// rules.hcl.example's kafka source
 	`^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) (?P<message>[^\n]*) \((?P<logger>[\w.$]+)\)(?:\n|$)`,
 	`(?s)^\[(?P<time>[^\]]+)\] (?P<level>[A-Z]+) .*?(?P<exception>(?:[a-z]\w*\.)+[A-Z][\w$]*(?:Exception|Error)): (?P<reason>[^\n]*?)(?: \([\w.$]+\))?(?:\n|$)`,
+	// internal/config's rewrite cases: a control character refused in
+	// replace, a regex that only matches an empty value
+	`[?&]`,
+	`^(?P<time>\S+) (?P<method>[A-Z]+) (?P<path>\S*) (?P<bytes>\d+)$`,
+	`^`,
 }
 
 var seedLines = []string{

@@ -93,9 +93,19 @@ source "app" {
 		}
 	}()
 
+	crashRuns(t, dir, srv, rng, kills, written, lines, 15*time.Second)
+}
+
+// crashRuns starts the agent on dir/rules.hcl kills times, each killed
+// with SIGKILL after 0.3 to 1.8 s (positions are saved every second: most
+// runs live past a save). Once written is closed it runs the agent a last
+// time, until the measurement of the crash tests holds n points or wait
+// has passed, and stops it with SIGTERM. InfluxDB must then hold exactly
+// the points of one clean pass over the files, n of them, which it returns.
+func crashRuns(t *testing.T, dir string, srv *influxtest.Server, rng *rand.Rand, kills int, written <-chan struct{}, n int, wait time.Duration) []string {
+	t.Helper()
 	for k := range kills {
 		a := startAgent(t, dir, "run", "-config", "rules.hcl")
-		// Positions are saved every second: most runs live past a save.
 		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
 		if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -106,8 +116,8 @@ source "app" {
 	<-written
 	a := startAgent(t, dir, "run", "-config", "rules.hcl")
 	a.waitStderr("following files")
-	deadline := time.Now().Add(15 * time.Second)
-	for count(t, srv) < lines && time.Now().Before(deadline) {
+	deadline := time.Now().Add(wait)
+	for count(t, srv) < int64(n) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if _, err := a.stop(syscall.SIGTERM); err != nil {
@@ -119,12 +129,13 @@ source "app" {
 		t.Fatal(diags)
 	}
 	want := expectedDump(t, cfg)
-	if len(want) != lines {
-		t.Fatalf("the clean pass gives %d points, want %d", len(want), lines)
+	if len(want) != n {
+		t.Fatalf("the clean pass gives %d points, want %d", len(want), n)
 	}
 	if diff := cmp.Diff(want, srv.Dump(t, "crash")); diff != "" {
 		t.Errorf("InfluxDB after %d kills (-clean pass +stored):\n%s", kills, firstLines(diff, 40))
 	}
+	return want
 }
 
 // count is how many points the crash test's measurement holds.

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/logmetrics/logmetrics/internal/config"
 	"github.com/logmetrics/logmetrics/internal/influxtest"
 )
 
@@ -122,40 +119,10 @@ source "app" {
 		}
 	}()
 
-	for k := range kills {
-		a := startAgent(t, dir, "run", "-config", "rules.hcl")
-		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
-		if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = a.exit()
-		t.Logf("kill %d: %d points stored", k+1, count(t, srv))
-	}
-	<-written
-	a := startAgent(t, dir, "run", "-config", "rules.hcl")
-	a.waitStderr("following files")
 	// The last record goes on at its timeout.
-	deadline := time.Now().Add(20 * time.Second)
-	for count(t, srv) < records && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if _, err := a.stop(syscall.SIGTERM); err != nil {
-		t.Errorf("run: %v\n%s", err, a.logged())
-	}
-
-	cfg, _, diags := config.Load(filepath.Join(dir, "rules.hcl"))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	want := expectedDump(t, cfg)
-	if len(want) != records {
-		t.Fatalf("the clean pass gives %d points, want %d", len(want), records)
-	}
+	want := crashRuns(t, dir, srv, rng, kills, written, records, 20*time.Second)
 	if !strings.Contains(strings.Join(want, ""), `\n\tat frame0(x.go:1)"`) {
 		t.Fatalf("the clean pass has no joined record: %q", want[:3])
-	}
-	if diff := cmp.Diff(want, srv.Dump(t, "crash")); diff != "" {
-		t.Errorf("InfluxDB after %d kills (-clean pass +stored):\n%s", kills, firstLines(diff, 40))
 	}
 }
 

@@ -110,6 +110,7 @@ var seedPatterns = []string{
 	`[?&]`,
 	`^(?P<time>\S+) (?P<method>[A-Z]+) (?P<path>\S*) (?P<bytes>\d+)$`,
 	`^`,
+	`^(?P<n>\d+)$`,
 }
 
 var seedLines = []string{

@@ -54,6 +54,10 @@ func decodeFile(body hcl.Body, dir string) (*Config, hcl.Diagnostics) {
 	cfg := &Config{Agent: l.agent(root.Agent), InfluxDB: l.influxDB(root.InfluxDB)}
 	if cfg.InfluxDB != nil {
 		cfg.InfluxDB.Sink.DeadLetterPath = filepath.Join(cfg.Agent.StateDir, DeadLetterFile)
+	} else if cfg.Agent.SelfMetrics > 0 {
+		// run only warned at startup, where an operator may not look.
+		l.warnf(root.Agent.SelfMetricsRange, nil, "Self-metrics without an influxdb block",
+			"The agent writes its own metrics to InfluxDB every self_metrics; without an influxdb block they are not written (they are still on /metrics). Add an influxdb block, or set self_metrics = \"0s\".")
 	}
 	agentTags := l.tags(agentTagsExpr(root.Agent), "tags")
 	if len(root.Sources) == 0 {

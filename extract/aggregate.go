@@ -1036,8 +1036,10 @@ func (e *Extractor) file(id pipeline.FileID) *fileState {
 // line (or one before the latest, after a truncation) no line before it
 // says: it starts its Span before its offset. Its text cannot tell, as a
 // "\r\n" ending or a multiline record's joining and dropped lines change
-// the count, and a hold inside a line would have a restart replay a piece
-// of it. Only a hand-made Line has no Span; it is taken to end in "\n".
+// the count. A hold inside a record would have a restart take its lines
+// before the hold as delivered (Replay): its first line alone would come
+// back as a replayed record, making its window a ghost. Only a hand-made
+// Line has no Span; it is taken to end in "\n".
 func (f *fileState) start(line *pipeline.Line) int64 {
 	switch {
 	case f.seen && line.Offset == f.origin.Offset:

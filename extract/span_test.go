@@ -14,8 +14,9 @@ import (
 // after a restart resumed it at from) opens a window, which holds the
 // file exactly where that line starts, also when its bytes are more than
 // its text and a "\n": a "\r\n" line, a multiline record of "\r\n" lines
-// with a too-long line dropped inside it. A hold inside the line would
-// have the next restart replay a piece of it.
+// with a too-long line dropped inside it. The hold is where the next
+// restart takes the lines before as delivered, so inside a record it
+// would split it (TestAggregateCRLFMultilineRestart).
 func TestAggregateHoldsAtSpan(t *testing.T) {
 	rule := aggRule(0, 0)
 	rule.Mode, rule.Pattern = Regex, `^t=(?P<t>\d+) s=(?P<s>\w+) v=(?P<v>\d+)`

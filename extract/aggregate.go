@@ -1033,14 +1033,21 @@ func (e *Extractor) file(id pipeline.FileID) *fileState {
 // start returns where line starts in f (the offset just past the line
 // before it) and makes it f's latest line. The same line again (offered to
 // another source, as `test` does) starts where it did. For a file's first
-// line, that is its offset less its text and a "\n": a file read from
-// CRLF lines may then be held one byte after the line's start.
+// line (or one before the latest, after a truncation) no line before it
+// says: it starts its Span before its offset. Its text cannot tell, as a
+// "\r\n" ending or a multiline record's joining and dropped lines change
+// the count. A hold inside a record would have a restart take its lines
+// before the hold as delivered (Replay): its first line alone would come
+// back as a replayed record, making its window a ghost. Only a hand-made
+// Line has no Span; it is taken to end in "\n".
 func (f *fileState) start(line *pipeline.Line) int64 {
 	switch {
 	case f.seen && line.Offset == f.origin.Offset:
 		return f.prev
 	case f.seen && line.Offset > f.origin.Offset:
 		f.prev = f.origin.Offset
+	case line.Span > 0:
+		f.prev = max(0, line.Offset-line.Span)
 	default:
 		f.prev = max(0, line.Offset-int64(len(line.Text))-1)
 	}

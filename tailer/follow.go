@@ -916,6 +916,7 @@ func (f *follower) line(l line) pipeline.Line {
 		Origin:   pipeline.Origin{Path: f.linePath(), Offset: l.end, File: f.id},
 		Source:   f.source,
 		Text:     f.text(l),
+		Span:     l.end - l.start,
 		ReadAt:   f.readAt,
 		ModTime:  f.modTime(l.end),
 		Replay:   l.end <= f.replayUntil,

@@ -17,12 +17,12 @@ type splitter struct {
 }
 
 // line is a complete line: its text without "\n" or "\r\n" (valid until
-// the next feed), the offset just past it, and whether it was too long (its
-// text is then empty).
+// the next feed), the offsets where it starts and just past it, and
+// whether it was too long (its text is then empty).
 type line struct {
-	text    []byte
-	end     int64
-	tooLong bool
+	text       []byte
+	start, end int64
+	tooLong    bool
 }
 
 // feed splits data, the bytes at s.pos, calling emit with each complete
@@ -41,7 +41,7 @@ func (s *splitter) feed(data []byte, emit func(line) error) error {
 			s.hold(text)
 			text = s.part
 		}
-		l := line{text: dropCR(text), end: end, tooLong: s.over}
+		l := line{text: dropCR(text), start: s.end, end: end, tooLong: s.over}
 		if !l.tooLong && len(l.text) > s.limit {
 			l.tooLong = true
 		}
@@ -78,7 +78,7 @@ func (s *splitter) last() (l line, ok bool) {
 	if s.pos == s.end {
 		return line{}, false
 	}
-	l = line{text: s.part, end: s.pos, tooLong: s.over || len(s.part) > s.limit}
+	l = line{text: s.part, start: s.end, end: s.pos, tooLong: s.over || len(s.part) > s.limit}
 	if l.tooLong {
 		l.text = nil
 	}

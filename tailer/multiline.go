@@ -93,7 +93,8 @@ const (
 // ReadAt, ModTime and Replay from its last line, so that a committed
 // position is always the end of a whole record and a restart reads a
 // pending record again from its first line; Adopted when its first line
-// is. Its Text is never longer than limit: a line that would take it
+// is. Its Span runs from its first line's start to its end, the too-long
+// lines dropped inside it included (zero when its first line's is). Its Text is never longer than limit: a line that would take it
 // past limit starts the next record instead (CutMaxBytes).
 //
 // When emit fails, the record stays pending and add returns the error
@@ -195,8 +196,18 @@ func (j *Joiner) add(l pipeline.Line, emit func(pipeline.Line) error) error {
 
 // follow makes the pending record end where l, its new last line, does.
 func (j *Joiner) follow(l pipeline.Line) {
+	j.endAt(l.Offset)
 	j.rec.Origin, j.rec.ReadAt, j.rec.ModTime, j.rec.Replay = l.Origin, l.ReadAt, l.ModTime, l.Replay
 	j.last = time.Now()
+}
+
+// endAt moves the pending record's end to off, its Span with it: its
+// start stays where its first line's is.
+func (j *Joiner) endAt(off int64) {
+	if j.rec.Span > 0 {
+		j.rec.Span += off - j.rec.Offset
+	}
+	j.rec.Offset = off
 }
 
 // own copies a one-line record's Text into buf, so that the record no
@@ -224,7 +235,7 @@ func (j *Joiner) dropped(end int64) bool {
 	if j.n == 0 {
 		return false
 	}
-	j.rec.Offset = end
+	j.endAt(end)
 	j.skip++
 	j.last = time.Now()
 	return true

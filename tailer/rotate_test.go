@@ -265,7 +265,7 @@ func TestSplitterBoundsMemory(t *testing.T) {
 	if err := sp.feed([]byte("\nok\n"), emit); err != nil {
 		t.Fatal(err)
 	}
-	want := []line{{end: 10<<20 + 1, tooLong: true}, {text: []byte("ok"), end: 10<<20 + 4}}
+	want := []line{{end: 10<<20 + 1, tooLong: true}, {text: []byte("ok"), start: 10<<20 + 1, end: 10<<20 + 4}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(line{})); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}

@@ -125,6 +125,7 @@ func Scan(ctx context.Context, r io.Reader, in Input, emit func(pipeline.Line) e
 			Origin:  pipeline.Origin{Path: in.Path, Offset: l.end, File: in.File},
 			Source:  in.Source,
 			Text:    text,
+			Span:    l.end - l.start,
 			ReadAt:  now(),
 			ModTime: in.ModTime,
 		})

@@ -28,15 +28,23 @@ func scanInput(limit int) Input {
 	return Input{Source: "app", Path: "in.log", ModTime: scanMod, MaxLineBytes: limit, Now: fixedClock}
 }
 
-// scanned is a Line as Scan makes it from scanInput.
+// scanned is a Line as Scan makes it from scanInput, of a line ending in
+// "\n" (withSpan sets another Span).
 func scanned(off int64, text string) pipeline.Line {
 	return pipeline.Line{
 		Origin:  pipeline.Origin{Path: "in.log", Offset: off},
 		Source:  "app",
 		Text:    text,
+		Span:    int64(len(text)) + 1,
 		ReadAt:  readAt,
 		ModTime: scanMod,
 	}
+}
+
+// withSpan is l with Span n.
+func withSpan(l pipeline.Line, n int64) pipeline.Line {
+	l.Span = n
+	return l
 }
 
 // scanAll runs Scan over in and returns what it emitted.
@@ -66,7 +74,7 @@ func TestScan(t *testing.T) {
 		{
 			name:   "one line without newline",
 			in:     "abc",
-			want:   []pipeline.Line{scanned(3, "abc")},
+			want:   []pipeline.Line{withSpan(scanned(3, "abc"), 3)},
 			counts: Counts{Lines: 1},
 		},
 		{
@@ -78,31 +86,31 @@ func TestScan(t *testing.T) {
 		{
 			name:   "lines",
 			in:     "a\nbb\nccc",
-			want:   []pipeline.Line{scanned(2, "a"), scanned(5, "bb"), scanned(8, "ccc")},
+			want:   []pipeline.Line{scanned(2, "a"), scanned(5, "bb"), withSpan(scanned(8, "ccc"), 3)},
 			counts: Counts{Lines: 3},
 		},
 		{
 			name:   "crlf",
 			in:     "a\r\nb\r\n",
-			want:   []pipeline.Line{scanned(3, "a"), scanned(6, "b")},
+			want:   []pipeline.Line{withSpan(scanned(3, "a"), 3), withSpan(scanned(6, "b"), 3)},
 			counts: Counts{Lines: 2},
 		},
 		{
 			name:   "lone cr stays",
 			in:     "a\rb\n\r\r\n",
-			want:   []pipeline.Line{scanned(4, "a\rb"), scanned(7, "\r")},
+			want:   []pipeline.Line{scanned(4, "a\rb"), withSpan(scanned(7, "\r"), 3)},
 			counts: Counts{Lines: 2},
 		},
 		{
 			name:   "cr at end of input stays",
 			in:     "a\nb\r",
-			want:   []pipeline.Line{scanned(2, "a"), scanned(4, "b\r")},
+			want:   []pipeline.Line{scanned(2, "a"), withSpan(scanned(4, "b\r"), 2)},
 			counts: Counts{Lines: 2},
 		},
 		{
 			name:   "binary junk",
 			in:     "\x00\x01\xff\xfe\n\x00",
-			want:   []pipeline.Line{scanned(5, "\x00\x01\xff\xfe"), scanned(6, "\x00")},
+			want:   []pipeline.Line{scanned(5, "\x00\x01\xff\xfe"), withSpan(scanned(6, "\x00"), 1)},
 			counts: Counts{Lines: 2},
 		},
 		{
@@ -115,7 +123,7 @@ func TestScan(t *testing.T) {
 			name:   "at the limit",
 			limit:  4,
 			in:     "1234\n1234\r\n1234",
-			want:   []pipeline.Line{scanned(5, "1234"), scanned(11, "1234"), scanned(15, "1234")},
+			want:   []pipeline.Line{scanned(5, "1234"), withSpan(scanned(11, "1234"), 6), withSpan(scanned(15, "1234"), 4)},
 			counts: Counts{Lines: 3},
 		},
 		{
@@ -136,21 +144,21 @@ func TestScan(t *testing.T) {
 			name:   "longer than the buffer, at the limit",
 			limit:  big,
 			in:     strings.Repeat("x", big) + "\r\nok\n",
-			want:   []pipeline.Line{scanned(big+2, strings.Repeat("x", big)), scanned(big+5, "ok")},
+			want:   []pipeline.Line{withSpan(scanned(big+2, strings.Repeat("x", big)), big+2), scanned(big+5, "ok")},
 			counts: Counts{Lines: 2},
 		},
 		{
 			name:   "longer than the buffer, over the limit",
 			limit:  big,
 			in:     strings.Repeat("x", big+1) + "\r\nok\n" + strings.Repeat("y", 3*scanBufSize) + "\nok",
-			want:   []pipeline.Line{scanned(big+6, "ok"), scanned(big+6+3*scanBufSize+3, "ok")},
+			want:   []pipeline.Line{scanned(big+6, "ok"), withSpan(scanned(big+6+3*scanBufSize+3, "ok"), 2)},
 			counts: Counts{Lines: 4, TooLong: 2},
 		},
 		{
 			name:   "longer than the buffer without newline",
 			limit:  big,
 			in:     "ok\n" + strings.Repeat("x", big),
-			want:   []pipeline.Line{scanned(3, "ok"), scanned(3+big, strings.Repeat("x", big))},
+			want:   []pipeline.Line{scanned(3, "ok"), withSpan(scanned(3+big, strings.Repeat("x", big)), big)},
 			counts: Counts{Lines: 2},
 		},
 	}
@@ -179,7 +187,7 @@ func TestScanOneByteReads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
-	want := []pipeline.Line{scanned(4, "ab"), scanned(7, "cd"), scanned(14, "e")}
+	want := []pipeline.Line{withSpan(scanned(4, "ab"), 4), scanned(7, "cd"), withSpan(scanned(14, "e"), 1)}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}

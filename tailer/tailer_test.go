@@ -234,12 +234,14 @@ func mtime(t *testing.T, path string) time.Time {
 	return fi.ModTime()
 }
 
-// followed is a Line as Run makes it for source "app".
+// followed is a Line as Run makes it for source "app", of a line ending
+// in "\n" (withSpan sets another Span).
 func followed(path string, off int64, text string, mod time.Time) pipeline.Line {
 	return pipeline.Line{
 		Origin:  pipeline.Origin{Path: path, Offset: off},
 		Source:  "app",
 		Text:    text,
+		Span:    int64(len(text)) + 1,
 		ReadAt:  readAt,
 		ModTime: mod,
 	}
@@ -269,7 +271,7 @@ func TestRunFromBeginning(t *testing.T) {
 
 	diffLines(t, []pipeline.Line{
 		followed(path, 2, "a", mod),
-		followed(path, 6, "bb", mod),
+		withSpan(followed(path, 6, "bb", mod), 4),
 		followed(path, 7, "", mod),
 	}, r.recv(3))
 
@@ -278,7 +280,7 @@ func TestRunFromBeginning(t *testing.T) {
 	appendTo(t, path, "c\r\nd\n")
 	mod = mtime(t, path)
 	diffLines(t, []pipeline.Line{
-		followed(path, 12, "ccc", mod),
+		withSpan(followed(path, 12, "ccc", mod), 5),
 		followed(path, 14, "d", mod),
 	}, r.recv(2))
 }

@@ -43,6 +43,13 @@ type Line struct {
 	// Source is the name of the source block whose globs matched the file.
 	Source string
 	Text   string
+	// Span is how many bytes of the file the line covers: its text, its
+	// line ending, and for a multiline record all its lines' endings and
+	// the too-long lines dropped inside it. The line starts at Offset less
+	// Span, which the text's length cannot tell once a "\r\n" ending or a
+	// record's joining is in between. Zero when not known (a Line made by
+	// hand); the tailer sets it on every line and record it reads.
+	Span int64
 	// ReadAt is when the line was read. Rules without a time block stamp
 	// their points with it; nothing else in extraction reads the clock.
 	ReadAt time.Time

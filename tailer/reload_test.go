@@ -21,20 +21,32 @@ import (
 // to the marker, without it.
 func (r *run) reload(sources ...Source) []pipeline.Line {
 	r.t.Helper()
+	return r.startReload(sources...)()
+}
+
+// startReload starts Reload with sources and returns what finishes it:
+// receiving the lines up to the marker, which it returns without it.
+// Until then the test receives nothing, so the followers Reload stops
+// cannot send meanwhile.
+func (r *run) startReload(sources ...Source) func() []pipeline.Line {
+	r.t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- r.tl.Reload(context.Background(), sources, pipeline.Line{Rules: "marker"}) }()
-	var before []pipeline.Line
-	for {
-		l := r.recv(1)[0]
-		if l.Rules != nil {
-			break
+	return func() []pipeline.Line {
+		r.t.Helper()
+		var before []pipeline.Line
+		for {
+			l := r.recv(1)[0]
+			if l.Rules != nil {
+				break
+			}
+			before = append(before, l)
 		}
-		before = append(before, l)
+		if err := <-errc; err != nil {
+			r.t.Fatalf("Reload: %v", err)
+		}
+		return before
 	}
-	if err := <-errc; err != nil {
-		r.t.Fatalf("Reload: %v", err)
-	}
-	return before
 }
 
 // fileStats returns the entries of Stats.Files for path.
@@ -158,8 +170,8 @@ func TestReloadParkedFileStatsOnce(t *testing.T) {
 
 // A reload stops a follower that waits, with a line in hand, for room in
 // the lines channel (its source renamed); the follower that resumes the
-// file reads that line again. Each line sent is counted once, and each is
-// sent once.
+// file reads that line again. Each line sent is counted once, to the
+// source whose follower sent it, and each is sent once.
 func TestReloadCountsEachLineOnce(t *testing.T) {
 	fastRotation(t)
 	dir := t.TempDir()
@@ -169,17 +181,35 @@ func TestReloadCountsEachLineOnce(t *testing.T) {
 	waitFor(t, "the lines channel to fill", func() bool { return len(r.lines) == cap(r.lines) })
 	web := source(path)
 	web.Name = "web"
-	got := texts(r.reload(web))
-	for len(got) < 100 {
-		got = append(got, texts(r.recv(1))...)
+	// Nothing is received until app's follower is stopped: it is stopped
+	// blocked on its 5th line, with the channel's 4 sent. Receiving
+	// meanwhile would let it send all 100 first, and web resume at the
+	// end with none.
+	finish := r.startReload(web)
+	waitFor(t, "the reload to park "+path, func() bool {
+		r.tl.mu.Lock()
+		defer r.tl.mu.Unlock()
+		return len(r.tl.parked) == 1
+	})
+	sent := finish()
+	for len(sent) < 100 {
+		sent = append(sent, r.recv(1)...)
 	}
-	if diff := strings.Join(got, ","); diff != strings.Join(want("a", 0, 100), ",") {
-		t.Fatalf("lines sent: %s", diff)
+	if got := strings.Join(texts(sent), ","); got != strings.Join(want("a", 0, 100), ",") {
+		t.Fatalf("lines sent: %s", got)
 	}
-	r.waitRead(path)
-	lines := sourceLines(r.tl.Stats())
-	if lines["app"]+lines["web"] != 100 || lines["web"] == 0 {
-		t.Errorf("Sources' lines %v, want 100 in all, some of web", lines)
+	n := cap(r.lines)
+	for i, l := range sent {
+		src := "web"
+		if i < n {
+			src = "app"
+		}
+		if l.Source != src {
+			t.Errorf("line %d %q of %s, want %s", i, l.Text, l.Source, src)
+		}
+	}
+	if got := sourceLines(r.tl.Stats()); len(got) != 2 || got["app"] != int64(n) || got["web"] != int64(100-n) {
+		t.Errorf("Sources' lines %v, want app: %d, web: %d", got, n, 100-n)
 	}
 }
 

@@ -728,17 +728,30 @@ func (f *follower) holdsCurrent(c candidate) bool {
 // copytruncate repeated while the follower was held up (InfluxDB down, the
 // tailer paused) or faster than its polls writes, copies and truncates
 // whole contents between two looks. Each is read from its start as a file
-// of its own, then released. It returns an error only when ctx is done.
+// of its own, then released. It looks for such copies again after reading
+// them, until there are none: reading them can take long (the sink held
+// up), and a copytruncate meanwhile makes another, whose content the file
+// no longer holds. It returns an error only when ctx is done.
 func (f *follower) readMissed(ctx context.Context, lines chan<- pipeline.Line, since time.Time) error {
-	for _, c := range f.missed(since) {
-		if err := f.readWhole(ctx, c, lines); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+	tried := map[inode]bool{} // a copy that fails to read is tried once
+	for {
+		more := false
+		for _, c := range f.missed(since) {
+			if tried[c.in] {
+				continue
 			}
-			f.log.Warn("a copy made while the file was not looked at could not be read", "copy", c.path, "err", err)
+			tried[c.in], more = true, true
+			if err := f.readWhole(ctx, c, lines); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				f.log.Warn("a copy made while the file was not looked at could not be read", "copy", c.path, "err", err)
+			}
+		}
+		if !more {
+			return nil
 		}
 	}
-	return nil
 }
 
 // readWhole reads c from its start as its own identity and releases it.

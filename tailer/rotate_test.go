@@ -354,6 +354,46 @@ func TestCopyTruncateTwiceWhileHeldUp(t *testing.T) {
 	}
 }
 
+// TestCopyTruncateWhileReadingMissed: copytruncate twice while the
+// follower is held up, then once more while it reads the missed copy
+// (still held up): the content of that third copy, made after the follower
+// listed the copies to read, is read from it before the file's new content,
+// not lost to the file's truncation (the soak's copytruncate behind an
+// outage lost a whole content so).
+func TestCopyTruncateWhileReadingMissed(t *testing.T) {
+	fastRotation(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, numbered("a", 0, 20))
+	r := startRun(t, Config{Sources: []Source{source(path)}})
+	got := texts(r.recv(2)) // the follower is now blocked on the channel
+	copyTruncate := func(to, next string) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, to), string(data))
+		write(t, path, next) // truncate and write the next content
+	}
+	copyTruncate("app.log.1", numbered("b", 0, 20))
+	copyTruncate("app.log.2", numbered("c", 0, 20))
+	// Until the follower is inside the missed copy app.log.2 (b), held
+	// up by the channel with most of it unread; the file holds c.
+	for !slices.Contains(got, want("b", 0, 1)[0]) {
+		got = append(got, texts(r.recv(1))...)
+	}
+	copyTruncate("app.log.3", numbered("d", 0, 20))
+	for len(got) < 80 {
+		got = append(got, texts(r.recv(1))...)
+	}
+	slices.Sort(got)
+	want := slices.Concat(want("a", 0, 20), want("b", 0, 20), want("c", 0, 20), want("d", 0, 20))
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
+
 // TestReleasedInodeReused: a file opened empty, written, deleted and
 // released; a new file that gets its inode is a new file, not the released
 // one (which was told by the few bytes it had when opened).

@@ -119,22 +119,11 @@ func findInfluxd(t testing.TB) string {
 		}
 		return p
 	}
-	wd, err := os.Getwd()
+	p, err := childproc.ModuleBin("influxd")
 	if err != nil {
-		t.Fatalf("influxtest: %v", err)
+		t.Fatalf("%v", err)
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "influxd")
-			if _, err := os.Stat(p); err != nil {
-				t.Fatalf("bin/influxd not found: run `make influxd` (looked for %s)", p)
-			}
-			return p
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("bin/influxd not found: run `make influxd` (no go.mod above %s)", wd)
-		}
-	}
+	return p
 }
 
 // start makes one attempt to run influxd. An error means the process

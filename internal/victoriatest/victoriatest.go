@@ -23,7 +23,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,23 +99,11 @@ func findBinary(t testing.TB) string {
 		}
 		return p
 	}
-	wd, err := os.Getwd()
+	p, err := childproc.ModuleBin("victoria-metrics")
 	if err != nil {
-		t.Fatalf("victoriatest: %v", err)
+		missing("%v", err)
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "victoria-metrics")
-			if _, err := os.Stat(p); err != nil {
-				missing("bin/victoria-metrics not found: run `make victoria-metrics` (looked for %s)", p)
-			}
-			return p
-		}
-		if filepath.Dir(dir) == dir {
-			missing("bin/victoria-metrics not found: run `make victoria-metrics` (no go.mod above %s)", wd)
-			return ""
-		}
-	}
+	return p
 }
 
 // start makes one attempt. An error means the process has exited (or

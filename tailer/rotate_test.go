@@ -333,16 +333,8 @@ func TestCopyTruncateTwiceWhileHeldUp(t *testing.T) {
 	write(t, path, numbered("a", 0, 20))
 	r := startRun(t, Config{Sources: []Source{source(path)}})
 	got := texts(r.recv(2)) // the follower is now blocked on the channel
-	copyTruncate := func(to, next string) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(t, filepath.Join(dir, to), string(data))
-		write(t, path, next) // truncate and write the next content
-	}
-	copyTruncate("app.log.1", numbered("b", 0, 20))
-	copyTruncate("app.log.2", numbered("c", 0, 20))
+	copyTruncateWith(t, path, filepath.Join(dir, "app.log.1"), numbered("b", 0, 20))
+	copyTruncateWith(t, path, filepath.Join(dir, "app.log.2"), numbered("c", 0, 20))
 	for len(got) < 60 {
 		got = append(got, texts(r.recv(1))...)
 	}
@@ -367,22 +359,14 @@ func TestCopyTruncateWhileReadingMissed(t *testing.T) {
 	write(t, path, numbered("a", 0, 20))
 	r := startRun(t, Config{Sources: []Source{source(path)}})
 	got := texts(r.recv(2)) // the follower is now blocked on the channel
-	copyTruncate := func(to, next string) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(t, filepath.Join(dir, to), string(data))
-		write(t, path, next) // truncate and write the next content
-	}
-	copyTruncate("app.log.1", numbered("b", 0, 20))
-	copyTruncate("app.log.2", numbered("c", 0, 20))
+	copyTruncateWith(t, path, filepath.Join(dir, "app.log.1"), numbered("b", 0, 20))
+	copyTruncateWith(t, path, filepath.Join(dir, "app.log.2"), numbered("c", 0, 20))
 	// Until the follower is inside the missed copy app.log.2 (b), held
 	// up by the channel with most of it unread; the file holds c.
 	for !slices.Contains(got, want("b", 0, 1)[0]) {
 		got = append(got, texts(r.recv(1))...)
 	}
-	copyTruncate("app.log.3", numbered("d", 0, 20))
+	copyTruncateWith(t, path, filepath.Join(dir, "app.log.3"), numbered("d", 0, 20))
 	for len(got) < 80 {
 		got = append(got, texts(r.recv(1))...)
 	}
@@ -445,6 +429,18 @@ func slowPolls(t *testing.T, d time.Duration) {
 	ri, ii := readInterval, idleInterval
 	readInterval, idleInterval = d, d
 	t.Cleanup(func() { readInterval, idleInterval = ri, ii })
+}
+
+// copyTruncateWith is copyTruncate, the application then writing next at 0
+// before the follower looks.
+func copyTruncateWith(t *testing.T, path, to, next string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, to, string(data))
+	write(t, path, next) // truncate and write the next content
 }
 
 // copyTruncate copies path to to and truncates path: logrotate's
